@@ -1,0 +1,44 @@
+// The truncation trick, defined once for server and browser. `truncation` is a number in (0, 1]; 1 means no
+// truncation in every mode, and lower values trade variety for fidelity. Every latent coordinate starts from the same
+// seeded uniform u ∈ (0, 1), so moving the truncation slider pulls one and the same latent toward the origin.
+//
+//   'psi'      (default) StyleGAN's ψ pull toward the mean latent. In z-space the prior's mean is 0, so
+//              z = ψ · Φ⁻¹(u): a plain variance shrink, std = ψ.
+//   'resample' BigGAN's truncated normal: z ~ N(0, 1) restricted to |z| ≤ θ. Here `truncation` is the share of the
+//              normal's mass kept, θ = Φ⁻¹((1 + t) / 2) (t = 0.7 → θ ≈ 1.04, t = 0.5 → θ ≈ 0.67), sampled exactly
+//              by inverse CDF, z = Φ⁻¹((1 − t)/2 + t·u), which equals rejection resampling in distribution.
+
+import { InvalidParameterError, describeValue } from './errors.ts';
+import { inverseNormalCdf } from './random.ts';
+
+export const TRUNCATION_MODES = ['psi', 'resample'] as const;
+export type TruncationMode = (typeof TRUNCATION_MODES)[number];
+
+/** The smallest accepted truncation: below it every sample collapses onto the mean latent. */
+export const MIN_TRUNCATION = 0.01;
+
+/** Maps one uniform u ∈ (0, 1) to a latent coordinate under the given truncation. */
+export function truncatedCoordinate(u: number, truncation: number, mode: TruncationMode): number {
+  if (mode === 'psi') return truncation * inverseNormalCdf(u);
+  return inverseNormalCdf((1 - truncation) / 2 + truncation * u);
+}
+
+/** The largest |z| a coordinate can take: Infinity when nothing is cut (psi at any t, resample at t = 1). */
+export function truncationThreshold(truncation: number, mode: TruncationMode): number {
+  if (mode === 'psi' || truncation >= 1) return Infinity;
+  return inverseNormalCdf((1 + truncation) / 2);
+}
+
+/** Validates a truncation value from a request or option; returns it as a number. */
+export function parseTruncation(value: unknown, parameter = 'truncation'): number {
+  const t = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < MIN_TRUNCATION || t > 1) {
+    throw new InvalidParameterError(parameter, `'${parameter}' must be a number in [${MIN_TRUNCATION}, 1] (1 = no truncation), got ${describeValue(value)}`);
+  }
+  return t;
+}
+
+export function parseTruncationMode(value: unknown, parameter = 'truncationMode'): TruncationMode {
+  if (typeof value === 'string' && (TRUNCATION_MODES as readonly string[]).includes(value)) return value as TruncationMode;
+  throw new InvalidParameterError(parameter, `'${parameter}' must be one of ${TRUNCATION_MODES.join(', ')}, got ${describeValue(value)}`);
+}
