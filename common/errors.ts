@@ -48,6 +48,9 @@ export class InvalidParameterError extends GanforgeError {
 /** Short, safe rendering of a user-supplied value for an error message (never echoes megabytes back). */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) ?? 'null' : String(value);
+  let text: string;
+  if (typeof value === 'string' || typeof value === 'object') text = JSON.stringify(value) ?? 'null';
+  else if (typeof value === 'function') text = 'a function';
+  else text = `${value as number | boolean | bigint}`;
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
