@@ -1,0 +1,102 @@
+// `ganforge serve`: serves a folder of exported generators over HTTP until SIGINT/SIGTERM.
+
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { startServer } from '../serve/server.ts';
+import type { Device } from '../serve/ort-node.ts';
+import type { Subcommand } from './subcommand.ts';
+
+const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
+
+const HELP = `usage: ganforge serve [options]
+
+Serves every <name>.onnx in the models folder: GET /generate, /models, /models/<name>.onnx, /healthz.
+
+options:
+  --models DIR        folder of exported generators (default: models)
+  --port N            TCP port, 0 = any free port (default: 8080)
+  --host ADDR         interface to bind (default: 127.0.0.1; 0.0.0.0 to expose)
+  --device D          auto | cuda | cpu; CUDA falls back to CPU with a reason in /healthz (default: auto)
+  --workers N         inference worker threads (default: min(2, cores))
+  --max-images N      largest n accepted by /generate (default: 64)
+  --max-batch N       largest merged batch for dynamic batching, 1 = off (default: 64)
+  --timeout-ms N      requests not answered in time fail with 504 (default: 30000)
+  -h, --help          show this help`;
+
+export const serveCommand: Subcommand = {
+  summary: 'serve a folder of .onnx generators over HTTP',
+  async run(args: string[]): Promise<number> {
+    const { values } = parseArgs({
+      args,
+      options: {
+        models: { type: 'string', default: 'models' },
+        port: { type: 'string', default: '8080' },
+        host: { type: 'string', default: '127.0.0.1' },
+        device: { type: 'string', default: 'auto' },
+        workers: { type: 'string' },
+        'max-images': { type: 'string', default: '64' },
+        'max-batch': { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (!(DEVICES as readonly string[]).includes(values.device)) {
+      console.error(`ganforge serve: '--device' must be one of ${DEVICES.join(', ')}, got '${values.device}'`);
+      return 2;
+    }
+    const integer = (flag: string, text: string | undefined, min: number, max: number): number | undefined => {
+      if (text === undefined) return undefined;
+      const value = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(value) || value < min || value > max) throw new RangeError(`'--${flag}' must be an integer in [${min}, ${max}], got '${text}'`);
+      return value;
+    };
+    let server;
+    try {
+      server = await startServer({
+        modelsDir: values.models,
+        port: integer('port', values.port, 0, 65535),
+        host: values.host,
+        device: values.device as Device,
+        workers: integer('workers', values.workers, 1, 64),
+        limits: { maxImages: integer('max-images', values['max-images'], 1, 4096) },
+        pool: { maxBatchImages: integer('max-batch', values['max-batch'], 1, 4096), timeoutMs: integer('timeout-ms', values['timeout-ms'], 1, 3_600_000) },
+        version: packageVersion(),
+      });
+    } catch (error) {
+      if (error instanceof RangeError) {
+        console.error(`ganforge serve: ${error.message}`);
+        return 2;
+      }
+      throw error;
+    }
+    const running = server;
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        running.close().then(resolve, resolve);
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    return 0;
+  },
+};
+
+function packageVersion(): string {
+  // cli/ and dist/cli/ are one and two levels below package.json.
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'ganforge' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not there: try the next level
+    }
+  }
+  return '0.0.0';
+}

@@ -1,0 +1,175 @@
+// The HTTP API as an express app that does not listen (serve/server.ts opens the port), so tests can mount it anywhere.
+// Routes parse and validate, queue work on the inference pool, and encode; every failure becomes a JSON error body
+// through serve/http-errors.ts, and nothing a request sends can crash the process.
+
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { GanforgeError, InvalidParameterError, describeValue } from '../common/errors.ts';
+import { parseGenerateParams, parseOutputFormat, type GenerateLimits } from '../common/generate-params.ts';
+import { randomSeed } from '../common/latents.ts';
+import { encodeImages, generateImages } from './generate.ts';
+import { toHttpError } from './http-errors.ts';
+import type { GeneratorRunner, PoolStats } from './inference-pool.ts';
+import type { Logger } from './logger.ts';
+import type { ModelRepository, ServedModel } from './model-repository.ts';
+
+export interface AppOptions {
+  repository: ModelRepository;
+  /** Runs the generators (the InferencePool; stats() feeds /healthz when present). */
+  pool: GeneratorRunner & { stats?: () => PoolStats };
+  /** Request limits. Default { maxImages: 64 }. */
+  limits?: Partial<GenerateLimits>;
+  /** One JSON line per request goes here. Default: nothing. */
+  logger?: Logger;
+  /** ganforge version reported by /healthz. Default '0.0.0'. */
+  version?: string;
+}
+
+export const DEFAULT_MAX_IMAGES = 64;
+const GENERATE_PARAMETERS = ['model', 'n', 'seed', 'class', 'truncation', 'truncationMode', 'format'] as const;
+const ROUTES = ['GET /generate', 'GET /models', 'GET /models/:name.onnx', 'GET /healthz'];
+
+/** Per-request facts the access log line reports. */
+interface RequestLog {
+  id: string;
+  model?: string;
+  n?: number;
+  seed?: number;
+  format?: string;
+  error?: string;
+}
+
+export function createApp(options: AppOptions): express.Express {
+  const { repository, pool, logger = () => {}, version = '0.0.0' } = options;
+  const limits: GenerateLimits = { maxImages: options.limits?.maxImages ?? DEFAULT_MAX_IMAGES };
+  if (!Number.isInteger(limits.maxImages) || limits.maxImages < 1) throw new RangeError(`'limits.maxImages' must be a positive integer, got ${limits.maxImages}`);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple'); // repeated keys become arrays; parse functions reject them by name
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    const log: RequestLog = { id: randomUUID() };
+    res.locals.log = log;
+    res.setHeader('X-Request-Id', log.id);
+    let logged = false;
+    const done = () => {
+      if (logged) return;
+      logged = true;
+      logger({
+        level: res.statusCode >= 500 ? 'error' : 'info',
+        event: 'request',
+        ...log,
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        aborted: !res.writableFinished,
+      });
+    };
+    res.on('finish', done);
+    res.on('close', done);
+    next();
+  });
+
+  app.get('/generate', async (req: Request, res: Response) => {
+    const log = res.locals.log as RequestLog;
+    const query = req.query as Record<string, unknown>;
+    const unknown = Object.keys(query).filter((k) => !(GENERATE_PARAMETERS as readonly string[]).includes(k));
+    if (unknown.length > 0) {
+      throw new InvalidParameterError(unknown[0]!, `unknown parameter '${unknown[0]}'; /generate takes ${GENERATE_PARAMETERS.join(', ')}`);
+    }
+    const model = resolveModel(repository, query.model);
+    log.model = model.name;
+    const format = query.format === undefined ? 'png' : parseOutputFormat(query.format);
+    log.format = format;
+    const params = parseGenerateParams(query, model.manifest, limits, randomSeed);
+    log.n = params.n;
+    log.seed = params.seed;
+    const images = await generateImages(pool, model, params);
+    const { body, contentType } = encodeImages(images, format);
+    res.setHeader('X-Ganforge-Model', model.name);
+    res.setHeader('X-Ganforge-Seed', String(params.seed));
+    res.type(contentType).send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  });
+
+  app.get('/models', (_req: Request, res: Response) => {
+    res.json({
+      default: repository.defaultModel?.name ?? null,
+      models: [...repository.models.values()].map((m) => ({
+        name: m.name,
+        family: m.manifest.family,
+        classes: m.manifest.classes,
+        latentDim: m.manifest.latentDim,
+        imageShape: m.manifest.imageShape,
+        valueRange: m.manifest.valueRange,
+        truncationModes: m.manifest.truncationModes,
+        provider: m.provider,
+        training: m.manifest.training,
+        sha256: m.sha256,
+        size: m.size,
+        url: `/models/${m.name}.onnx`,
+      })),
+    });
+  });
+
+  app.get('/models/:name.onnx', (req: Request, res: Response) => {
+    // Only names of loaded models resolve: the request never reaches the file system.
+    const model = repository.models.get(String(req.params.name));
+    if (model === undefined) throw unknownModel(repository, String(req.params.name));
+    (res.locals.log as RequestLog).model = model.name;
+    res.setHeader('ETag', `"${model.sha256}"`);
+    res.setHeader('Cache-Control', 'no-cache'); // revalidate: the file may be replaced by a new export
+    res.type('application/octet-stream').send(Buffer.from(model.bytes.buffer, model.bytes.byteOffset, model.bytes.byteLength));
+  });
+
+  app.get('/healthz', (_req: Request, res: Response) => {
+    const models = [...repository.models.values()];
+    res.json({
+      status: 'ok',
+      version,
+      models: models.map((m) => m.name),
+      providers: Object.fromEntries(models.map((m) => [m.name, m.provider])),
+      fallbackReasons: Object.fromEntries(models.filter((m) => m.fallbackReason !== undefined).map((m) => [m.name, m.fallbackReason])),
+      refused: repository.refused.map((r) => r.file),
+      ...(pool.stats === undefined ? {} : { workers: pool.stats() }),
+    });
+  });
+
+  app.use((req: Request) => {
+    throw new GanforgeError('NOT_FOUND', `no route ${req.method} ${describeValue(req.path)}; routes: ${ROUTES.join(', ')}`);
+  });
+
+  app.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
+    const log = res.locals.log as RequestLog | undefined;
+    const { status, body, internal } = toHttpError(error);
+    if (log !== undefined) log.error = body.error;
+    if (internal) {
+      logger({ level: 'error', event: 'internal-error', id: log?.id, path: req.path, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    }
+    if (res.headersSent) {
+      next(error); // express closes the connection
+      return;
+    }
+    res.status(status).json(body);
+  });
+
+  return app;
+}
+
+function resolveModel(repository: ModelRepository, value: unknown): ServedModel {
+  if (value === undefined) {
+    const fallback = repository.defaultModel;
+    if (fallback === undefined) throw new GanforgeError('UNKNOWN_MODEL', 'no models are loaded; export one into the models folder', { parameter: 'model' });
+    return fallback;
+  }
+  if (typeof value !== 'string') throw new InvalidParameterError('model', `'model' was given ${Array.isArray(value) ? value.length : 'several'} times; give it once`);
+  const model = repository.models.get(value);
+  if (model === undefined) throw unknownModel(repository, value);
+  return model;
+}
+
+function unknownModel(repository: ModelRepository, name: string): GanforgeError {
+  const names = [...repository.models.keys()];
+  return new GanforgeError('UNKNOWN_MODEL', `unknown model ${describeValue(name)}; available: ${names.length > 0 ? names.join(', ') : '(none)'}`, { parameter: 'model' });
+}

@@ -1,0 +1,72 @@
+// From validated request parameters to images and from images to response bodies. The server and any other Node
+// caller go through generateImages, so a given (model, seed, n, class, truncation) always yields the same values.
+
+import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
+import { sampleLatents } from '../common/latents.ts';
+import type { ModelManifest } from '../common/manifest.ts';
+import { tileImages } from '../common/pixels.ts';
+import { encodePng } from '../common/png.ts';
+import type { GeneratorRunner } from './inference-pool.ts';
+import { encodeNpyFloat32 } from './npy.ts';
+
+export interface GeneratedImages {
+  model: string;
+  /** [n, height, width, channels]. */
+  shape: [number, number, number, number];
+  /** NHWC generator output, in the model's value range. */
+  data: Float32Array;
+  seed: number;
+  /** Label of each image for a conditional model, else null. */
+  labels: number[] | null;
+  /** The model's output value range. */
+  range: [number, number];
+}
+
+export async function generateImages(
+  runner: GeneratorRunner,
+  model: { name: string; manifest: ModelManifest },
+  params: GenerateParams,
+): Promise<GeneratedImages> {
+  const { manifest } = model;
+  const latent = sampleLatents({
+    latentDim: manifest.latentDim,
+    count: params.n,
+    seed: params.seed,
+    truncation: params.truncation,
+    truncationMode: params.truncationMode,
+  });
+  const labels = params.labels === null ? null : BigInt64Array.from(params.labels, (label) => BigInt(label));
+  const output = await runner.run(model.name, { latent, labels, count: params.n });
+  const [height, width, channels] = manifest.imageShape;
+  const expected = [params.n, height, width, channels];
+  if (output.dims.length !== 4 || output.dims.some((d, i) => d !== expected[i])) {
+    throw new Error(`model '${model.name}' returned shape [${output.dims.join(', ')}], its manifest promises [${expected.join(', ')}]`);
+  }
+  return { model: model.name, shape: [params.n, height, width, channels], data: output.data, seed: params.seed, labels: params.labels, range: manifest.valueRange };
+}
+
+export interface EncodedImages {
+  body: Uint8Array;
+  contentType: string;
+}
+
+/** Encodes generated images as PNG (a grid when n > 1), JSON or NumPy .npy. */
+export function encodeImages(images: GeneratedImages, format: OutputFormat): EncodedImages {
+  switch (format) {
+    case 'png':
+      return { body: encodePng(tileImages(images.data, images.shape, images.range)), contentType: 'image/png' };
+    case 'npy':
+      return { body: encodeNpyFloat32(images.data, images.shape), contentType: 'application/octet-stream' };
+    case 'json': {
+      const json = {
+        model: images.model,
+        seed: images.seed,
+        shape: images.shape,
+        range: images.range,
+        ...(images.labels === null ? {} : { classes: images.labels }),
+        data: Array.from(images.data),
+      };
+      return { body: new TextEncoder().encode(JSON.stringify(json)), contentType: 'application/json; charset=utf-8' };
+    }
+  }
+}

@@ -1,0 +1,377 @@
+// A pool of inference worker threads (serve/inference-worker.ts) with one queue in front. onnxruntime-node's run()
+// blocks the thread that calls it, so the HTTP thread only queues here and awaits. Each worker runs one batch at a
+// time; while all are busy, queued requests for the same model are merged into one batch (dynamic batching), which
+// changes no response: a latent depends only on seed and index, and every image's row of the graph is computed
+// independently (dense layers, BatchNorm in inference form). A worker that dies fails its batch with INTERNAL and is
+// replaced; a request never hangs (timeoutMs bounds it).
+
+import { availableParallelism } from 'node:os';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { GanforgeError } from '../common/errors.ts';
+import type { ModelManifest } from '../common/manifest.ts';
+import type { Logger } from './logger.ts';
+import type { Device } from './ort-node.ts';
+
+/** What the pool needs of a model (a ServedModel from the repository fits). */
+export interface PoolModel {
+  name: string;
+  bytes: Uint8Array;
+  manifest: ModelManifest;
+}
+
+export interface InferencePoolOptions {
+  models: readonly PoolModel[];
+  /** Execution provider choice, applied in every worker. Default 'auto'. */
+  device?: Device;
+  /** Number of worker threads. Default min(2, cores). */
+  workers?: number;
+  /** onnxruntime intra-op threads per worker. Default max(1, floor(cores / workers)), so workers do not oversubscribe cores. */
+  intraOpNumThreads?: number;
+  /** Largest merged batch, in images; 1 turns dynamic batching off. Default 64. */
+  maxBatchImages?: number;
+  /** Images queued or running beyond which new requests fail with OVERLOADED. Default 1024. */
+  maxQueuedImages?: number;
+  /** A request not answered within this many milliseconds fails with TIMEOUT. Default 30000. */
+  timeoutMs?: number;
+  /** Worker restarts and failures are reported here. Default: nothing. */
+  logger?: Logger;
+}
+
+/** One request's generator input: `count` latents (row-major) and, for a conditional model, one label each. */
+export interface GeneratorInput {
+  latent: Float32Array;
+  labels: BigInt64Array | null;
+  count: number;
+}
+
+export interface GeneratorOutput {
+  /** NHWC values, `count` images. */
+  data: Float32Array;
+  dims: number[];
+}
+
+/** Anything that runs a generator: the pool, or a test double-free direct runner. */
+export interface GeneratorRunner {
+  run(model: string, input: GeneratorInput): Promise<GeneratorOutput>;
+}
+
+export interface PoolStats {
+  workers: number;
+  ready: number;
+  busy: number;
+  queuedRequests: number;
+  restarts: number;
+  batches: number;
+  mergedRequests: number;
+}
+
+// ---- messages between the pool and its workers ----
+export interface WorkerInit {
+  models: { name: string; bytes: Uint8Array; latent: string; label: string | null; output: string }[];
+  device: Device;
+  intraOpNumThreads: number;
+}
+export type MainToWorker = { type: 'run'; id: number; model: string; latent: Float32Array; labels: BigInt64Array | null; count: number };
+export type WorkerToMain =
+  | { type: 'ready'; providers: Record<string, { provider: string; fallbackReason: string | undefined }> }
+  | { type: 'init-error'; message: string }
+  | { type: 'result'; id: number; data: Float32Array; dims: number[] }
+  | { type: 'error'; id: number; message: string };
+
+interface Job {
+  model: string;
+  input: GeneratorInput;
+  resolve: (output: GeneratorOutput) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+  settled: boolean;
+}
+
+interface Batch {
+  id: number;
+  model: string;
+  jobs: Job[];
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | null;
+  ready: boolean;
+  batch: Batch | null;
+  /** Consecutive failures before becoming ready; drives the restart backoff. */
+  failures: number;
+}
+
+// Workers run the same kind of file as this module: .js when built, .ts under tsx (tests, benchmarks).
+const WORKER_URL = new URL(`./inference-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+function createWorker(workerData: WorkerInit): Worker {
+  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData });
+  // On Node 20, tsx 4 registers its loader hooks on the main thread only (it checks isMainThread), so a worker
+  // inherits --import tsx but cannot load .ts; the worker registers tsx itself before importing the real file.
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+export class InferencePool implements GeneratorRunner {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private readonly models: ReadonlyMap<string, PoolModel>;
+  private readonly init: WorkerInit;
+  private readonly logger: Logger;
+  private readonly maxBatchImages: number;
+  private readonly maxQueuedImages: number;
+  private readonly timeoutMs: number;
+  private nextBatchId = 1;
+  private restarts = 0;
+  private batches = 0;
+  private mergedRequests = 0;
+  private closing = false;
+  private closed: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+
+  private constructor(options: InferencePoolOptions, workers: number) {
+    const cores = availableParallelism();
+    this.models = new Map(options.models.map((m) => [m.name, m]));
+    this.logger = options.logger ?? (() => {});
+    this.maxBatchImages = options.maxBatchImages ?? 64;
+    this.maxQueuedImages = options.maxQueuedImages ?? 1024;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.init = {
+      models: options.models.map((m) => ({ name: m.name, bytes: m.bytes, latent: m.manifest.inputs.latent, label: m.manifest.inputs.label, output: m.manifest.output })),
+      device: options.device ?? 'auto',
+      intraOpNumThreads: options.intraOpNumThreads ?? Math.max(1, Math.floor(cores / workers)),
+    };
+    for (let index = 0; index < workers; index++) this.slots.push({ index, worker: null, ready: false, batch: null, failures: 0 });
+  }
+
+  /** Starts the workers and resolves once every one has created its sessions. */
+  static async start(options: InferencePoolOptions): Promise<InferencePool> {
+    const workers = options.workers ?? Math.min(2, availableParallelism());
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new RangeError(`'workers' must be an integer in [1, 64], got ${workers}`);
+    for (const [field, value, min] of [['maxBatchImages', options.maxBatchImages, 1], ['maxQueuedImages', options.maxQueuedImages, 1], ['timeoutMs', options.timeoutMs, 1], ['intraOpNumThreads', options.intraOpNumThreads, 1]] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < min)) throw new RangeError(`'${field}' must be an integer ≥ ${min}, got ${value}`);
+    }
+    const pool = new InferencePool(options, workers);
+    try {
+      await Promise.all(pool.slots.map((slot) => pool.spawn(slot)));
+    } catch (error) {
+      pool.closing = true;
+      await Promise.all(pool.slots.flatMap((s) => (s.worker === null ? [] : [s.worker.terminate()])));
+      throw error;
+    }
+    return pool;
+  }
+
+  run(model: string, input: GeneratorInput): Promise<GeneratorOutput> {
+    if (this.closing) return Promise.reject(new GanforgeError('OVERLOADED', 'the server is shutting down; retry on another instance'));
+    const served = this.models.get(model);
+    if (served === undefined) return Promise.reject(new GanforgeError('UNKNOWN_MODEL', `unknown model '${model}'`, { parameter: 'model' }));
+    const { latentDim } = served.manifest;
+    if (!Number.isInteger(input.count) || input.count < 1 || input.latent.length !== input.count * latentDim) {
+      return Promise.reject(new RangeError(`run: ${input.count} latents of width ${latentDim} need ${input.count * latentDim} values, got ${input.latent.length}`));
+    }
+    if ((served.manifest.inputs.label !== null) !== (input.labels !== null) || (input.labels !== null && input.labels.length !== input.count)) {
+      return Promise.reject(new RangeError(`run: model '${model}' needs ${served.manifest.inputs.label === null ? 'no labels' : `${input.count} labels`}`));
+    }
+    if (this.load() + input.count > this.maxQueuedImages) {
+      return Promise.reject(new GanforgeError('OVERLOADED', `the server has ${this.load()} images queued (limit ${this.maxQueuedImages}); retry shortly`));
+    }
+    return new Promise<GeneratorOutput>((resolve, reject) => {
+      const job: Job = {
+        model,
+        input,
+        resolve,
+        reject,
+        settled: false,
+        timer: setTimeout(() => {
+          const queued = this.queue.indexOf(job);
+          if (queued >= 0) this.queue.splice(queued, 1);
+          this.settle(job, new GanforgeError('TIMEOUT', `the generator did not answer within ${this.timeoutMs} ms`));
+          this.checkDrained();
+        }, this.timeoutMs),
+      };
+      this.queue.push(job);
+      this.dispatch();
+    });
+  }
+
+  stats(): PoolStats {
+    return {
+      workers: this.slots.length,
+      ready: this.slots.filter((s) => s.ready).length,
+      busy: this.slots.filter((s) => s.batch !== null).length,
+      queuedRequests: this.queue.length,
+      restarts: this.restarts,
+      batches: this.batches,
+      mergedRequests: this.mergedRequests,
+    };
+  }
+
+  /**
+   * Stops one worker abruptly, exactly as a crash would: its running batch fails with INTERNAL and a fresh worker
+   * replaces it. For recovery tests, and for recycling a worker that seems stuck.
+   */
+  async terminateWorker(index: number): Promise<void> {
+    const slot = this.slots[index];
+    if (slot === undefined) throw new RangeError(`'index' must be in [0, ${this.slots.length - 1}], got ${index}`);
+    await slot.worker?.terminate();
+  }
+
+  /** Refuses new requests, lets queued and running ones finish, then stops the workers. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      if (this.queue.length > 0 || this.slots.some((s) => s.batch !== null)) {
+        await new Promise<void>((resolve) => { this.drained = resolve; });
+      }
+      await Promise.all(this.slots.flatMap((s) => (s.worker === null ? [] : [s.worker.terminate()])));
+    })();
+    return this.closed;
+  }
+
+  private load(): number {
+    let images = 0;
+    for (const job of this.queue) images += job.input.count;
+    for (const slot of this.slots) for (const job of slot.batch?.jobs ?? []) images += job.input.count;
+    return images;
+  }
+
+  /** Creates the slot's worker; resolves when it is ready, rejects if it fails before that. */
+  private spawn(slot: Slot): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const worker = createWorker(this.init);
+      slot.worker = worker;
+      slot.ready = false;
+      worker.on('message', (message: WorkerToMain) => {
+        switch (message.type) {
+          case 'ready':
+            slot.ready = true;
+            slot.failures = 0;
+            resolve();
+            this.dispatch();
+            break;
+          case 'init-error':
+            this.logger({ level: 'error', event: 'worker-init-failed', worker: slot.index, reason: message.message });
+            reject(new GanforgeError('INTERNAL', `inference worker ${slot.index} could not create its sessions: ${message.message}`));
+            void worker.terminate();
+            break;
+          case 'result':
+          case 'error':
+            this.finishBatch(slot, message);
+            break;
+        }
+      });
+      worker.on('error', (error) => {
+        this.logger({ level: 'error', event: 'worker-error', worker: slot.index, reason: error.message });
+        reject(error);
+      });
+      worker.on('exit', (exitCode) => {
+        if (slot.worker !== worker) return;
+        const wasReady = slot.ready;
+        slot.ready = false;
+        reject(new GanforgeError('INTERNAL', `inference worker ${slot.index} exited with code ${exitCode} while starting`));
+        const batch = slot.batch;
+        slot.batch = null;
+        for (const job of batch?.jobs ?? []) {
+          this.settle(job, new GanforgeError('INTERNAL', `inference worker ${slot.index} stopped while running this request`));
+        }
+        if (this.closing) {
+          this.checkDrained();
+          return;
+        }
+        this.restarts += 1;
+        slot.failures = wasReady ? 0 : slot.failures + 1;
+        const delay = slot.failures === 0 ? 0 : Math.min(5_000, 100 * 2 ** slot.failures);
+        this.logger({ level: 'warn', event: 'worker-restarted', worker: slot.index, exitCode, failedRequests: batch?.jobs.length ?? 0, delayMs: delay });
+        setTimeout(() => {
+          if (!this.closing) this.spawn(slot).catch(() => {}); // a failed restart is logged and retried by its own exit
+        }, delay).unref();
+        this.dispatch();
+      });
+    });
+  }
+
+  /** Hands queued work to idle workers, merging same-model requests up to maxBatchImages. */
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) break;
+      if (!slot.ready || slot.batch !== null || slot.worker === null) continue;
+      const head = this.queue.shift()!;
+      const jobs = [head];
+      let count = head.input.count;
+      for (let i = 0; i < this.queue.length && count < this.maxBatchImages;) {
+        const job = this.queue[i]!;
+        if (job.model === head.model && count + job.input.count <= this.maxBatchImages) {
+          jobs.push(job);
+          count += job.input.count;
+          this.queue.splice(i, 1);
+        } else {
+          i++;
+        }
+      }
+      const batch: Batch = { id: this.nextBatchId++, model: head.model, jobs };
+      slot.batch = batch;
+      this.batches += 1;
+      this.mergedRequests += jobs.length - 1;
+      const latent = jobs.length === 1 ? head.input.latent.slice() : concatFloat32(jobs.map((j) => j.input.latent));
+      const labels = head.input.labels === null ? null : concatInt64(jobs.map((j) => j.input.labels!));
+      const message: MainToWorker = { type: 'run', id: batch.id, model: batch.model, latent, labels, count };
+      slot.worker.postMessage(message, (labels === null ? [latent.buffer] : [latent.buffer, labels.buffer]) as ArrayBuffer[]);
+    }
+  }
+
+  private finishBatch(slot: Slot, message: Extract<WorkerToMain, { type: 'result' | 'error' }>): void {
+    const batch = slot.batch;
+    if (batch === null || batch.id !== message.id) return;
+    slot.batch = null;
+    if (message.type === 'error') {
+      this.logger({ level: 'error', event: 'inference-failed', worker: slot.index, model: batch.model, reason: message.message });
+      for (const job of batch.jobs) this.settle(job, new GanforgeError('INTERNAL', `inference failed: ${message.message}`));
+    } else {
+      const perImage = message.data.length / batch.jobs.reduce((sum, j) => sum + j.input.count, 0);
+      let offset = 0;
+      for (const job of batch.jobs) {
+        const count = job.input.count;
+        const data = batch.jobs.length === 1 ? message.data : message.data.slice(offset * perImage, (offset + count) * perImage);
+        this.settle(job, null, { data, dims: [count, ...message.dims.slice(1)] });
+        offset += count;
+      }
+    }
+    this.dispatch();
+    this.checkDrained();
+  }
+
+  private settle(job: Job, error: Error | null, output?: GeneratorOutput): void {
+    if (job.settled) return;
+    job.settled = true;
+    clearTimeout(job.timer);
+    if (error !== null) job.reject(error);
+    else job.resolve(output!);
+  }
+
+  private checkDrained(): void {
+    if (this.drained !== null && this.queue.length === 0 && this.slots.every((s) => s.batch === null)) {
+      const done = this.drained;
+      this.drained = null;
+      done();
+    }
+  }
+}
+
+function concatFloat32(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const p of parts) { out.set(p, offset); offset += p.length; }
+  return out;
+}
+
+function concatInt64(parts: BigInt64Array[]): BigInt64Array {
+  const out = new BigInt64Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const p of parts) { out.set(p, offset); offset += p.length; }
+  return out;
+}

@@ -1,0 +1,151 @@
+// The set of generators a server offers: every *.onnx in one folder, each checked once at startup (manifest present and
+// valid, graph loadable by onnxruntime with the inputs/outputs the manifest names). A bad file is refused with a logged
+// reason and never takes the others down. The sha256 identifies the exact model version (ETags, /models).
+
+import { createHash } from 'node:crypto';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { GanforgeError } from '../common/errors.ts';
+import type { ModelManifest } from '../common/manifest.ts';
+import { readManifest } from '../common/onnx-metadata.ts';
+import type { Logger } from './logger.ts';
+import { createNodeSession, type Device, type ExecutionProvider } from './ort-node.ts';
+
+/** Model names are file names without '.onnx': letters, digits, '.', '_', '-', not starting with a dot. */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
+
+export interface ServedModel {
+  name: string;
+  /** Absolute path of the file it was read from. */
+  path: string;
+  manifest: ModelManifest;
+  /** The file's bytes as loaded (what workers run and what GET /models/:name.onnx returns). */
+  bytes: Uint8Array;
+  size: number;
+  mtime: Date;
+  /** Hex sha256 of `bytes`: the model version. */
+  sha256: string;
+  provider: ExecutionProvider;
+  /** Why CUDA was not used, when it was asked for and failed. */
+  fallbackReason: string | undefined;
+}
+
+export interface RefusedModel {
+  file: string;
+  reason: string;
+}
+
+export interface ModelRepository {
+  /** Loaded models by name, in name order. */
+  readonly models: ReadonlyMap<string, ServedModel>;
+  /** Files that were not loaded and why. */
+  readonly refused: readonly RefusedModel[];
+  /** 'default' if present, else the first model by name; undefined when nothing loaded. */
+  readonly defaultModel: ServedModel | undefined;
+}
+
+export interface LoadModelRepositoryOptions {
+  /** Folder holding the .onnx files. */
+  dir: string;
+  /** Execution provider choice for the probe session (the same the workers will use). Default 'auto'. */
+  device?: Device;
+  /** Where refusals and loads are reported. Default: nothing. */
+  logger?: Logger;
+}
+
+/** Loads every *.onnx directly inside `dir`; throws NOT_FOUND only when the folder itself is missing. */
+export async function loadModelRepository(options: LoadModelRepositoryOptions): Promise<ModelRepository> {
+  const { device = 'auto', logger = () => {} } = options;
+  const dir = resolve(options.dir);
+  let root: string;
+  let entries: string[];
+  try {
+    root = await realpath(dir);
+    entries = (await readdir(root)).filter((f) => f.endsWith('.onnx')).sort();
+  } catch (cause) {
+    throw new GanforgeError('NOT_FOUND', `models folder '${dir}' cannot be read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
+  }
+  const models = new Map<string, ServedModel>();
+  const refused: RefusedModel[] = [];
+  for (const file of entries) {
+    try {
+      const model = await loadOne(root, file, device);
+      models.set(model.name, model);
+      logger({ level: 'info', event: 'model-loaded', model: model.name, family: model.manifest.family, provider: model.provider, sha256: model.sha256, size: model.size });
+      if (model.fallbackReason !== undefined) logger({ level: device === 'cuda' ? 'warn' : 'info', event: 'provider-fallback', model: model.name, provider: model.provider, reason: model.fallbackReason });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      refused.push({ file, reason });
+      logger({ level: 'warn', event: 'model-refused', file, reason });
+    }
+  }
+  const defaultModel = models.get('default') ?? models.values().next().value;
+  return { models, refused, defaultModel };
+}
+
+async function loadOne(root: string, file: string, device: Device): Promise<ServedModel> {
+  const name = file.slice(0, -'.onnx'.length);
+  if (!MODEL_NAME_PATTERN.test(name)) {
+    throw new GanforgeError('INVALID_MODEL', `${file}: model names must match ${MODEL_NAME_PATTERN.source}; rename the file`);
+  }
+  // A symlink may point elsewhere; serving it would expose a file outside the models folder.
+  const path = await realpath(join(root, file));
+  if (!path.startsWith(root + sep)) throw new GanforgeError('INVALID_MODEL', `${file}: resolves outside the models folder`);
+  const info = await stat(path);
+  if (!info.isFile()) throw new GanforgeError('INVALID_MODEL', `${file}: not a regular file`);
+  const bytes = new Uint8Array(await readFile(path));
+  const manifest = readManifest(bytes, file);
+  let probe;
+  try {
+    probe = await createNodeSession(bytes, { device, intraOpNumThreads: 1 });
+  } catch (cause) {
+    throw new GanforgeError('INVALID_MODEL', `${file}: onnxruntime cannot load it (${firstLine(cause)})`, { cause });
+  }
+  try {
+    checkSignature(file, manifest, probe.session.inputMetadata, probe.session.outputNames);
+  } finally {
+    await probe.session.release();
+  }
+  return {
+    name,
+    path,
+    manifest,
+    bytes,
+    size: info.size,
+    mtime: info.mtime,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    provider: probe.provider,
+    fallbackReason: probe.fallbackReason,
+  };
+}
+
+interface InputInfo {
+  name: string;
+  isTensor: boolean;
+  type?: string;
+  shape?: readonly (number | string)[];
+}
+
+/** The graph must take exactly the inputs the manifest names, with the latent width it declares. */
+function checkSignature(file: string, manifest: ModelManifest, inputs: readonly InputInfo[], outputs: readonly string[]): void {
+  const fail = (what: string): never => {
+    throw new GanforgeError('INVALID_MODEL', `${file}: ${what}`);
+  };
+  const expected = [manifest.inputs.latent, ...(manifest.inputs.label === null ? [] : [manifest.inputs.label])];
+  const actual = inputs.map((i) => i.name);
+  if (actual.length !== expected.length || !expected.every((n) => actual.includes(n))) {
+    fail(`graph inputs are [${actual.join(', ')}] but the manifest names [${expected.join(', ')}]`);
+  }
+  const latent = inputs.find((i) => i.name === manifest.inputs.latent)!;
+  const width = latent.shape?.[1];
+  if (latent.type !== 'float32' || latent.shape?.length !== 2 || (typeof width === 'number' && width !== manifest.latentDim)) {
+    fail(`latent input '${latent.name}' must be float32 [batch, ${manifest.latentDim}], got ${latent.type} [${latent.shape?.join(', ')}]`);
+  }
+  const label = inputs.find((i) => i.name === manifest.inputs.label);
+  if (label !== undefined && label.type !== 'int64') fail(`label input '${label.name}' must be int64, got ${label.type}`);
+  if (!outputs.includes(manifest.output)) fail(`graph outputs are [${outputs.join(', ')}] but the manifest names '${manifest.output}'`);
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300);
+}

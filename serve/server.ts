@@ -1,0 +1,84 @@
+// Starts the whole server: loads the models folder, starts the inference workers, and is the one place that opens the
+// HTTP port. close() is graceful: stop accepting, let in-flight requests finish, then stop the workers.
+
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GenerateLimits } from '../common/generate-params.ts';
+import { createApp } from './app.ts';
+import { InferencePool, type InferencePoolOptions } from './inference-pool.ts';
+import { createJsonLogger, type Logger } from './logger.ts';
+import { loadModelRepository, type ModelRepository } from './model-repository.ts';
+import type { Device } from './ort-node.ts';
+
+export interface ServerOptions {
+  /** Folder of .onnx generators. */
+  modelsDir: string;
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Interface to bind. Default '127.0.0.1' (loopback only). */
+  host?: string;
+  /** 'auto' | 'cuda' | 'cpu'; CUDA falls back to CPU with a logged reason. Default 'auto'. */
+  device?: Device;
+  /** Inference worker threads. Default min(2, cores). */
+  workers?: number;
+  /** Request limits. Default { maxImages: 64 }. */
+  limits?: Partial<GenerateLimits>;
+  /** Pool tuning beyond the worker count (batching, queue size, timeout). Default: the pool's defaults. */
+  pool?: Pick<InferencePoolOptions, 'maxBatchImages' | 'maxQueuedImages' | 'timeoutMs' | 'intraOpNumThreads'>;
+  /** Default: JSON lines on stdout/stderr. */
+  logger?: Logger;
+  /** Reported by /healthz. Default '0.0.0'. */
+  version?: string;
+  /** How long close() waits for in-flight requests before cutting connections, ms. Default 10000. */
+  closeTimeoutMs?: number;
+}
+
+export interface RunningServer {
+  /** 'http://host:port' actually bound. */
+  url: string;
+  repository: ModelRepository;
+  pool: InferencePool;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { modelsDir, port = 8080, host = '127.0.0.1', device = 'auto', logger = createJsonLogger(), closeTimeoutMs = 10_000 } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`'port' must be an integer in [0, 65535], got ${port}`);
+  const repository = await loadModelRepository({ dir: modelsDir, device, logger });
+  if (repository.models.size === 0) logger({ level: 'warn', event: 'no-models', modelsDir, refused: repository.refused.length });
+  const pool = await InferencePool.start({ ...options.pool, models: [...repository.models.values()], device, workers: options.workers, logger });
+  const app = createApp({ repository, pool, limits: options.limits, logger, version: options.version });
+  const server: Server = createServer(app);
+  try {
+    server.listen(port, host);
+    await once(server, 'listening');
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  logger({
+    level: 'info',
+    event: 'listening',
+    url,
+    models: [...repository.models.values()].map((m) => ({ name: m.name, provider: m.provider, ...(m.fallbackReason === undefined ? {} : { fallbackReason: m.fallbackReason }) })),
+    workers: pool.stats().workers,
+  });
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), closeTimeoutMs).unref();
+      await closed;
+      clearTimeout(force);
+      await pool.close();
+      logger({ level: 'info', event: 'closed', url });
+    })();
+    return closing;
+  };
+  return { url, repository, pool, close };
+}
