@@ -1,0 +1,44 @@
+// The exporter's layer registry: tfjs class name → converter. Adding a layer type = one file in export/ops/ + one line
+// here (+ a parity test in test/export/ops.test.ts).
+
+import { GanforgeError } from '../../common/errors.ts';
+import { activationExporter } from './activation.ts';
+import { batchNormalizationExporter } from './batch-normalization.ts';
+import { concatenateExporter } from './concatenate.ts';
+import { conv2dExporter } from './conv2d.ts';
+import { conv2dTransposeExporter } from './conv2d-transpose.ts';
+import { denseExporter } from './dense.ts';
+import { dropoutExporter } from './dropout.ts';
+import { embeddingExporter } from './embedding.ts';
+import { flattenExporter } from './flatten.ts';
+import { inputLayerExporter } from './input-layer.ts';
+import type { LayerExporter } from './layer-exporter.ts';
+import { leakyReluExporter } from './leaky-relu.ts';
+import { multiplyExporter } from './multiply.ts';
+import { reluExporter } from './relu.ts';
+import { reshapeExporter } from './reshape.ts';
+import { upSampling2dExporter } from './up-sampling2d.ts';
+
+export const LAYER_EXPORTERS: Readonly<Record<string, LayerExporter>> = Object.freeze(
+  Object.fromEntries(
+    [
+      activationExporter, batchNormalizationExporter, concatenateExporter, conv2dExporter, conv2dTransposeExporter, denseExporter,
+      dropoutExporter, embeddingExporter, flattenExporter, inputLayerExporter, leakyReluExporter, multiplyExporter, reluExporter,
+      reshapeExporter, upSampling2dExporter,
+    ].map((e) => [e.className, e]),
+  ),
+);
+
+export const SUPPORTED_LAYERS: readonly string[] = Object.freeze(Object.keys(LAYER_EXPORTERS).sort());
+
+/** The converter for a tfjs class name; UNSUPPORTED_LAYER naming it and the supported list otherwise. */
+export function layerExporterFor(className: string, layerName: string): LayerExporter {
+  const exporter = Object.hasOwn(LAYER_EXPORTERS, className) ? LAYER_EXPORTERS[className] : undefined;
+  if (exporter === undefined) {
+    throw new GanforgeError(
+      'UNSUPPORTED_LAYER',
+      `layer '${layerName}' is a ${className}, which the ONNX exporter does not support; supported layers: ${SUPPORTED_LAYERS.join(', ')}`,
+    );
+  }
+  return exporter;
+}
