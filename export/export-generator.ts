@@ -42,7 +42,8 @@ export function generatorInputs(model: tf.LayersModel, manifest: ModelManifest):
 
 /** Serializes the generator with its manifest. Pure: writes no file (export-run.ts does, after checking parity). */
 export function exportGenerator(model: tf.LayersModel, manifest: ModelManifest): Uint8Array {
-  if (manifest.format !== MANIFEST_FORMAT) throw new InvalidParameterError('manifest.format', `'manifest.format' must be "${MANIFEST_FORMAT}", got ${describeValue(manifest.format as unknown)}`);
+  const format: unknown = manifest.format; // typed as the literal, but manifests arrive from JSON
+  if (format !== MANIFEST_FORMAT) throw new InvalidParameterError('manifest.format', `'manifest.format' must be "${MANIFEST_FORMAT}", got ${describeValue(format)}`);
   if (model.outputs.length !== 1) throw new InvalidParameterError('model', `a generator has one output, the model has ${model.outputs.length}`);
   const bound = generatorInputs(model, manifest);
   const inputs: GraphInputBinding[] = model.inputs.map((_t, i) =>
