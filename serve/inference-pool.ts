@@ -5,6 +5,7 @@
 // independently (dense layers, BatchNorm in inference form). A worker that dies fails its batch with INTERNAL and is
 // replaced; a request never hangs (timeoutMs bounds it).
 
+import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,7 +74,9 @@ export interface WorkerInit {
   device: Device;
   intraOpNumThreads: number;
 }
-export type MainToWorker = { type: 'run'; id: number; model: string; latent: Float32Array; labels: BigInt64Array | null; count: number };
+export type MainToWorker =
+  | { type: 'run'; id: number; model: string; latent: Float32Array; labels: BigInt64Array | null; count: number }
+  | { type: 'exit'; code: number };
 export type WorkerToMain =
   | { type: 'ready'; providers: Record<string, { provider: string; fallbackReason: string | undefined }> }
   | { type: 'init-error'; message: string }
@@ -212,13 +215,20 @@ export class InferencePool implements GeneratorRunner {
   }
 
   /**
-   * Stops one worker abruptly, exactly as a crash would: its running batch fails with INTERNAL and a fresh worker
-   * replaces it. For recovery tests, and for recycling a worker that seems stuck.
+   * Kills one worker as a crash would: its running batch fails with INTERNAL (any result it still produces is dropped)
+   * and a fresh worker replaces it. For recovery tests and for recycling a worker. The worker exits at its next JS
+   * turn, not via Worker.terminate(): terminating a thread inside onnxruntime's native run() aborts the whole process
+   * (checked with onnxruntime-node 1.30: "terminate called after throwing an instance of 'Napi::Error'").
    */
-  async terminateWorker(index: number): Promise<void> {
+  async killWorker(index: number): Promise<void> {
     const slot = this.slots[index];
     if (slot === undefined) throw new RangeError(`'index' must be in [0, ${this.slots.length - 1}], got ${index}`);
-    await slot.worker?.terminate();
+    const worker = slot.worker;
+    if (worker === null) return;
+    worker.removeAllListeners('message');
+    const exited = once(worker, 'exit');
+    worker.postMessage({ type: 'exit', code: 70 } satisfies MainToWorker);
+    await exited;
   }
 
   /** Refuses new requests, lets queued and running ones finish, then stops the workers. */

@@ -45,6 +45,7 @@ async function runBatch(message: Extract<MainToWorker, { type: 'run' }>): Promis
 
 port.on('message', (message: MainToWorker) => {
   if (message.type === 'run') void runBatch(message);
+  else if (message.type === 'exit') process.exit(message.code);
 });
 
 start().catch((error: unknown) => {

@@ -1,0 +1,101 @@
+// The worker pool: results equal a direct onnxruntime run, merged batches give each request exactly its solo result,
+// and crashes, overload and timeouts end requests cleanly instead of hanging them.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { GanforgeError } from '../../common/errors.ts';
+import { sampleLatents } from '../../common/latents.ts';
+import { InferencePool, type GeneratorInput } from '../../serve/inference-pool.ts';
+import type { LogEntry } from '../../serve/logger.ts';
+import { createNodeSession, ort } from '../../serve/ort-node.ts';
+import { DIGIT_CLASSES, poolModel } from './serve-fixtures.ts';
+
+const small = poolModel('small', {});
+const digits = poolModel('digits', { classes: DIGIT_CLASSES });
+// Heavy enough that a batch is still running when the next requests arrive (≈50–150 ms at n=64 on 2 cores).
+const slow = poolModel('slow', { slowLayers: 12, slowWidth: 1024, weightSeed: 5 });
+
+let pool: InferencePool;
+const logs: LogEntry[] = [];
+
+before(async () => {
+  pool = await InferencePool.start({ models: [small, digits, slow], device: 'cpu', workers: 1, logger: (e) => logs.push(e) });
+});
+after(() => pool.close());
+
+const input = (latentDim: number, count: number, seed: number, labels: number[] | null = null): GeneratorInput => ({
+  latent: sampleLatents({ latentDim, count, seed }),
+  labels: labels === null ? null : BigInt64Array.from(labels, BigInt),
+  count,
+});
+
+test('a pool run equals a direct onnxruntime run of the same model', async () => {
+  const request = input(8, 3, 11, [0, 2, 1]);
+  const { session } = await createNodeSession(digits.bytes, { device: 'cpu' });
+  const direct = await session.run({
+    z: new ort.Tensor('float32', request.latent, [3, 8]),
+    label: new ort.Tensor('int64', request.labels!, [3]),
+  });
+  await session.release();
+  const pooled = await pool.run('digits', request);
+  assert.deepEqual(pooled.dims, [3, 6, 5, 1]);
+  assert.deepEqual([...pooled.data], [...(direct.image!.data as Float32Array)]);
+  assert.equal(request.latent.length, 24, "the caller's latent array is not transferred away");
+});
+
+test('queued same-model requests are merged, and each gets exactly its solo result', async () => {
+  const before = pool.stats();
+  const blocker = pool.run('slow', input(8, 64, 1));
+  const requests = [1, 2, 3, 1, 4, 2].map((count, i) => input(8, count, 100 + i));
+  const merged = await Promise.all(requests.map((r) => pool.run('slow', r)));
+  await blocker;
+  const after = pool.stats();
+  assert.equal(after.batches - before.batches, 2, 'the blocker, then one merged batch');
+  assert.equal(after.mergedRequests - before.mergedRequests, requests.length - 1);
+  for (const [i, request] of requests.entries()) {
+    const solo = await pool.run('slow', request);
+    assert.deepEqual(merged[i]!.dims, [request.count, 6, 5, 1]);
+    assert.deepEqual(merged[i]!.data, solo.data, `request ${i}`);
+  }
+});
+
+test('different models are never merged into one batch', async () => {
+  const before = pool.stats();
+  const blocker = pool.run('slow', input(8, 32, 2));
+  const results = await Promise.all([pool.run('small', input(8, 1, 1)), pool.run('digits', input(8, 1, 1, [1])), pool.run('small', input(8, 2, 2))]);
+  await blocker;
+  assert.equal(pool.stats().batches - before.batches, 3, 'slow; small+small; digits');
+  assert.deepEqual(results.map((r) => r.dims[0]), [1, 1, 2]);
+});
+
+test('a killed worker fails its batch with INTERNAL, is restarted, and the pool keeps serving', async () => {
+  const restarts = pool.stats().restarts;
+  const running = pool.run('slow', input(8, 64, 3));
+  const queued = pool.run('small', input(8, 1, 4));
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  await pool.killWorker(0);
+  await assert.rejects(running, (error: unknown) => error instanceof GanforgeError && error.code === 'INTERNAL');
+  // The queued request was not in the dead worker; it runs on the replacement.
+  assert.deepEqual((await queued).dims, [1, 6, 5, 1]);
+  assert.equal(pool.stats().restarts, restarts + 1);
+  assert.ok(logs.some((e) => e.event === 'worker-restarted' && e.failedRequests === 1));
+  assert.deepEqual((await pool.run('small', input(8, 2, 5))).dims, [2, 6, 5, 1]);
+});
+
+test('unknown models, wrong inputs, overload and timeouts are clean errors', async () => {
+  await assert.rejects(pool.run('nope', input(8, 1, 1)), (e: unknown) => e instanceof GanforgeError && e.code === 'UNKNOWN_MODEL');
+  await assert.rejects(pool.run('small', input(7, 1, 1)), RangeError);
+  await assert.rejects(pool.run('digits', input(8, 1, 1)), /needs 1 labels/);
+  const tight = await InferencePool.start({ models: [slow], device: 'cpu', workers: 1, maxQueuedImages: 70, timeoutMs: 40 });
+  try {
+    const first = tight.run('slow', input(8, 64, 1));
+    await assert.rejects(tight.run('slow', input(8, 8, 2)), (e: unknown) => e instanceof GanforgeError && e.code === 'OVERLOADED');
+    await assert.rejects(first, (e: unknown) => e instanceof GanforgeError && e.code === 'TIMEOUT');
+  } finally {
+    await tight.close();
+  }
+});
+
+test('option ranges are checked', async () => {
+  await assert.rejects(InferencePool.start({ models: [small], workers: 0 }), /'workers' must be an integer in \[1, 64\], got 0/);
+  await assert.rejects(InferencePool.start({ models: [small], maxBatchImages: 0 }), RangeError);
+});

@@ -1,0 +1,52 @@
+// Shared set-up for the server tests: a temporary models folder of real fixture generators, and small HTTP helpers.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildFixtureGenerator, fixtureManifest, writeFixtureModels, type FixtureGeneratorOptions } from '../fixtures/onnx-fixtures.ts';
+import type { PoolModel } from '../../serve/inference-pool.ts';
+
+export const DIGIT_CLASSES = ['zero', 'one', 'two'];
+
+/** default: unconditional 6×5×1; digits: conditional with three named classes; slow: heavy on purpose. */
+export const MODEL_SPECS = {
+  default: {},
+  digits: { classes: DIGIT_CLASSES, weightSeed: 2 },
+  slow: { slowLayers: 40, slowWidth: 2048, weightSeed: 3 },
+} satisfies Record<string, FixtureGeneratorOptions>;
+
+export function makeModelsDir(models: Record<string, FixtureGeneratorOptions | Uint8Array> = MODEL_SPECS): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'ganforge-serve-'));
+  writeFixtureModels(dir, models);
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function poolModel(name: string, options: FixtureGeneratorOptions): PoolModel {
+  return { name, bytes: buildFixtureGenerator(options), manifest: fixtureManifest(options) };
+}
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+  parameter?: string;
+}
+
+export async function getJson<T = unknown>(url: string): Promise<{ status: number; headers: Headers; body: T }> {
+  const response = await fetch(url);
+  return { status: response.status, headers: response.headers, body: (await response.json()) as T };
+}
+
+export async function getBytes(url: string): Promise<{ status: number; headers: Headers; bytes: Uint8Array }> {
+  const response = await fetch(url);
+  return { status: response.status, headers: response.headers, bytes: new Uint8Array(await response.arrayBuffer()) };
+}
+
+/** Parses a v1.0 .npy file written by serve/npy.ts: header dict text and float32 data. */
+export function parseNpy(bytes: Uint8Array): { header: string; shape: number[]; data: Float32Array } {
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint16(8, true);
+  const header = new TextDecoder().decode(bytes.subarray(10, 10 + headerLength));
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const start = 10 + headerLength;
+  const data = new Float32Array(bytes.slice(start).buffer);
+  return { header, shape, data };
+}
