@@ -1,0 +1,92 @@
+// Conditional MLP GAN (Mirza & Osindero 2014; layout as in PyTorch-GAN's cgan/cgan.py): the class label, embedded,
+// is concatenated to z in the generator and to the flattened image in the discriminator, so each network sees which
+// digit is meant. This is the family of the project's bundled model, whose samples must show the asked-for class.
+
+import * as tf from '@tensorflow/tfjs';
+import { LABEL_INPUT, LATENT_INPUT, SeedSequence, type BuildContext, type GanFamily } from './family.ts';
+import { denseLayer } from './mlp.ts';
+
+export interface CganConfig {
+  /** Generator hidden widths, first to last. Default [128, 256, 512, 1024]. */
+  generatorUnits: number[];
+  /** Discriminator hidden widths, first to last. Default [512, 512, 512]. */
+  discriminatorUnits: number[];
+  /** Width of the label embedding in G and D. Default 0 = the number of classes (as in PyTorch-GAN). */
+  embeddingDim: number;
+  /** Dropout rate after the discriminator's hidden layers except the first (tfjs dropout masks are not seeded). Default 0.3. */
+  discriminatorDropout: number;
+  /** LeakyReLU slope for both networks. Default 0.2. */
+  leakySlope: number;
+  /** BatchNorm momentum of the generator's moving statistics (see MlpConfig). Default 0.9. */
+  batchNormMomentum: number;
+}
+
+export const cganDefaults: Readonly<CganConfig> = Object.freeze({
+  generatorUnits: [128, 256, 512, 1024],
+  discriminatorUnits: [512, 512, 512],
+  embeddingDim: 0,
+  discriminatorDropout: 0.3,
+  leakySlope: 0.2,
+  batchNormMomentum: 0.9,
+});
+
+function classCount(context: BuildContext): number {
+  if (context.numClasses === null || context.numClasses < 2) {
+    throw new RangeError(`family 'cgan' is conditional and needs a labelled dataset with at least 2 classes, got ${context.numClasses ?? 'no labels'}`);
+  }
+  return context.numClasses;
+}
+
+/** label [B, 1] int32 → [B, embeddingDim]. */
+function embedLabel(label: tf.SymbolicTensor, numClasses: number, dim: number, seeds: SeedSequence, prefix: string): tf.SymbolicTensor {
+  const embedded = tf.layers.embedding({
+    inputDim: numClasses, outputDim: dim, name: `${prefix}_label_embedding`,
+    embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: seeds.take() }),
+  }).apply(label) as tf.SymbolicTensor; // [B, 1, dim]
+  return tf.layers.flatten({ name: `${prefix}_label_flat` }).apply(embedded) as tf.SymbolicTensor; // [B, dim]
+}
+
+export function buildCganGenerator(config: CganConfig, context: BuildContext): tf.LayersModel {
+  const numClasses = classCount(context);
+  const [height, width, channels] = context.imageShape;
+  const seeds = new SeedSequence(context.seed);
+  const z = tf.input({ shape: [context.latentDim], name: LATENT_INPUT }); // [B, latentDim]
+  const label = tf.input({ shape: [1], dtype: 'int32', name: LABEL_INPUT }); // [B, 1]
+  const embedded = embedLabel(label, numClasses, config.embeddingDim || numClasses, seeds, 'g');
+  let h = tf.layers.concatenate({ name: 'g_concat' }).apply([z, embedded]) as tf.SymbolicTensor; // [B, latentDim + embeddingDim]
+  config.generatorUnits.forEach((units, i) => {
+    h = denseLayer(units, seeds, `g_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
+    if (i > 0) h = tf.layers.batchNormalization({ momentum: config.batchNormMomentum, name: `g_bn_${i}` }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `g_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
+  });
+  h = denseLayer(height * width * channels, seeds, 'g_dense_out').apply(h) as tf.SymbolicTensor; // [B, H·W·C]
+  h = tf.layers.activation({ activation: 'tanh', name: 'g_tanh' }).apply(h) as tf.SymbolicTensor;
+  const image = tf.layers.reshape({ targetShape: [height, width, channels], name: 'g_image' }).apply(h) as tf.SymbolicTensor; // [B, H, W, C]
+  return tf.model({ inputs: [z, label], outputs: image, name: 'generator' });
+}
+
+export function buildCganDiscriminator(config: CganConfig, context: BuildContext): tf.LayersModel {
+  const numClasses = classCount(context);
+  const seeds = new SeedSequence(context.seed ^ 0x5bd1e995);
+  const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
+  const label = tf.input({ shape: [1], dtype: 'int32', name: LABEL_INPUT }); // [B, 1]
+  const flat = tf.layers.flatten({ name: 'd_flatten' }).apply(image) as tf.SymbolicTensor; // [B, H·W·C]
+  const embedded = embedLabel(label, numClasses, config.embeddingDim || numClasses, seeds, 'd');
+  let h = tf.layers.concatenate({ name: 'd_concat' }).apply([flat, embedded]) as tf.SymbolicTensor; // [B, H·W·C + embeddingDim]
+  config.discriminatorUnits.forEach((units, i) => {
+    h = denseLayer(units, seeds, `d_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
+    if (i > 0 && config.discriminatorDropout > 0) h = tf.layers.dropout({ rate: config.discriminatorDropout, name: `d_dropout_${i}` }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `d_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
+  });
+  const logit = denseLayer(1, seeds, 'd_logit').apply(h) as tf.SymbolicTensor; // [B, 1]
+  return tf.model({ inputs: [image, label], outputs: logit, name: 'discriminator' });
+}
+
+export const cganFamily: GanFamily<CganConfig> = {
+  name: 'cgan',
+  summary: 'conditional MLP GAN: label embedding concatenated to z (G) and to the image (D)',
+  conditional: true,
+  defaults: cganDefaults,
+  buildGenerator: buildCganGenerator,
+  buildDiscriminator: buildCganDiscriminator,
+};

@@ -1,0 +1,53 @@
+// The contract every GAN family implements, so the trainer, the checkpoint sidecar and the exporter treat all families
+// alike. Generators are tfjs-layers functional models restricted to the layers the ONNX exporter maps (see the list in
+// GENERATOR_LAYERS); discriminators never leave training, so they may use any layer.
+
+import type * as tf from '@tensorflow/tfjs';
+
+/** Layer classes a generator may use: the exporter has an ONNX mapping for each (InputLayer is the graph input). */
+export const GENERATOR_LAYERS: readonly string[] = Object.freeze([
+  'InputLayer', 'Dense', 'BatchNormalization', 'LeakyReLU', 'ReLU', 'Activation', 'Reshape', 'Flatten', 'Dropout',
+  'Embedding', 'Concatenate', 'Multiply', 'Conv2D', 'Conv2DTranspose', 'UpSampling2D',
+]);
+
+/** Names of the generator's inputs (the exporter and the sidecar use these). */
+export const LATENT_INPUT = 'z';
+export const LABEL_INPUT = 'label';
+
+/** What a builder needs to know about the data and the run; sizes come from the dataset, never from constants. */
+export interface BuildContext {
+  /** [height, width, channels] of one image. */
+  imageShape: [number, number, number];
+  /** Number of classes for a conditional family; null when the dataset has no labels. */
+  numClasses: number | null;
+  /** Width of the latent input z. */
+  latentDim: number;
+  /** Seed for the weight initialisers; each layer derives its own from it. */
+  seed: number;
+}
+
+export interface GanFamily<Config extends object = Record<string, unknown>> {
+  name: string;
+  /** One line for `--help` and the README. */
+  summary: string;
+  /** True when generator and discriminator take a class label as a second input. */
+  conditional: boolean;
+  /** The family's config with every field set. */
+  defaults: Readonly<Config>;
+  /** Generator: z [B, latentDim] (+ label [B, 1] int32 when conditional) → image [B, H, W, C] in [-1, 1] (tanh). */
+  buildGenerator(config: Config, context: BuildContext): tf.LayersModel;
+  /** Discriminator: image [B, H, W, C] (+ label [B, 1]) → one logit [B, 1] (no sigmoid: the losses take logits). */
+  buildDiscriminator(config: Config, context: BuildContext): tf.LayersModel;
+}
+
+/** Hands out distinct initialiser seeds layer by layer, so a model's weights depend on the run seed only. */
+export class SeedSequence {
+  private next: number;
+  constructor(seed: number) {
+    this.next = seed >>> 0;
+  }
+  take(): number {
+    this.next = (this.next + 0x9e3779b9) >>> 0;
+    return this.next;
+  }
+}
