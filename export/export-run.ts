@@ -1,0 +1,135 @@
+// `ganforge export` as a library call: a run's newest checkpoint → verified .onnx + a readable JSON beside it. The
+// .onnx is written under a temp name, checked for parity against tfjs from that very file, and only then renamed
+// into place, so an unsupported layer or a failed check leaves no model for the server to pick up.
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { InvalidParameterError } from '../common/errors.ts';
+import { MANIFEST_FORMAT, type ModelManifest } from '../common/manifest.ts';
+import { TRUNCATION_MODES } from '../common/truncation.ts';
+import { loadCheckpoint } from '../train/checkpoint.ts';
+import { TEMP_PREFIX, fsyncPath, writeFileAtomic } from '../train/atomic-write.ts';
+import type { RunSidecar } from '../train/run-sidecar.ts';
+import { GENERATOR_NAMES, exportGenerator } from './export-generator.ts';
+import { verifyGeneratorParity, type ParityOptions, type ParityReport } from './verify.ts';
+
+export const EXPORT_SIDECAR_FORMAT = 'ganforge.export/1';
+
+export interface ExportRunOptions extends ParityOptions {
+  /** Run folder (runs/<run>), or one checkpoint folder inside it. Required. */
+  runDir: string;
+  /** Path of the .onnx to write; `<name>.json` goes beside it. Required. */
+  outPath: string;
+  /** ganforge version recorded in the manifest. Default: package.json's version. */
+  ganforgeVersion?: string;
+}
+
+export interface WriteGeneratorOptions extends ParityOptions {
+  model: tf.LayersModel;
+  manifest: ModelManifest;
+  /** Path of the .onnx to write; `<name>.json` goes beside it. Required. */
+  outPath: string;
+  /** Extra facts for the JSON sidecar (e.g. the checkpoint folder). Default none. */
+  source?: Record<string, unknown>;
+}
+
+export interface ExportReport {
+  /** Absolute path of the written .onnx. */
+  path: string;
+  /** Absolute path of the JSON written beside it. */
+  sidecarPath: string;
+  /** Size of the .onnx in bytes. */
+  bytes: number;
+  manifest: ModelManifest;
+  parity: ParityReport;
+}
+
+/** The manifest of a run's generator, from its checkpoint sidecar. */
+export function manifestFromSidecar(sidecar: RunSidecar, ganforgeVersion: string): ModelManifest {
+  return {
+    format: MANIFEST_FORMAT,
+    family: sidecar.family,
+    latentDim: sidecar.latentDim,
+    classes: sidecar.classes,
+    imageShape: sidecar.imageShape,
+    valueRange: sidecar.valueRange,
+    inputs: { latent: GENERATOR_NAMES.latent, label: sidecar.classes === null ? null : GENERATOR_NAMES.label },
+    output: GENERATOR_NAMES.output,
+    truncationModes: [...TRUNCATION_MODES],
+    training: {
+      dataset: sidecar.dataset,
+      steps: sidecar.step,
+      epochs: sidecar.epoch,
+      batchSize: sidecar.batchSize,
+      seed: sidecar.seed,
+      backend: sidecar.backend,
+      loss: sidecar.loss,
+      command: sidecar.command,
+      durationSeconds: sidecar.durationSeconds,
+    },
+    ganforgeVersion,
+  };
+}
+
+/** Loads the run's newest checkpoint, exports its generator, verifies parity and writes the files. */
+export async function exportRun(options: ExportRunOptions): Promise<ExportReport> {
+  const { runDir, outPath, ganforgeVersion = packageVersion(), ...parity } = options;
+  if (typeof runDir !== 'string' || runDir === '') throw new TypeError(`'runDir' must be a non-empty string, got ${String(runDir)}`);
+  const checkpoint = await loadCheckpoint(runDir);
+  try {
+    return await writeVerifiedGenerator({
+      ...parity,
+      model: checkpoint.generator,
+      manifest: manifestFromSidecar(checkpoint.sidecar, ganforgeVersion),
+      outPath,
+      source: { checkpoint: checkpoint.dir, step: checkpoint.sidecar.step },
+    });
+  } finally {
+    checkpoint.generator.dispose();
+    checkpoint.discriminator.dispose();
+  }
+}
+
+/** Exports `model`, writes it under a temp name, checks parity on that file, renames it into place, writes the JSON. */
+export async function writeVerifiedGenerator(options: WriteGeneratorOptions): Promise<ExportReport> {
+  const { model, manifest, outPath, source = {}, ...parityOptions } = options;
+  if (typeof outPath !== 'string' || extname(outPath) !== '.onnx') {
+    throw new InvalidParameterError('outPath', `'outPath' must be a path ending in .onnx, got ${JSON.stringify(outPath)}`);
+  }
+  const path = resolve(outPath);
+  const sidecarPath = join(dirname(path), `${basename(path, '.onnx')}.json`);
+  const bytes = exportGenerator(model, manifest); // throws UNSUPPORTED_LAYER before any file exists
+  await mkdir(dirname(path), { recursive: true });
+  // The temp name does not end in .onnx, so a server watching the folder never loads a model that is still unchecked.
+  const temp = join(dirname(path), `${TEMP_PREFIX}${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let parity: ParityReport;
+  try {
+    await writeFile(temp, bytes, { flush: true });
+    parity = await verifyGeneratorParity(model, temp, manifest, parityOptions);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await fsyncPath(dirname(path));
+  const report: ExportReport = { path, sidecarPath, bytes: bytes.length, manifest, parity };
+  const readable = { format: EXPORT_SIDECAR_FORMAT, model: basename(path), bytes: bytes.length, exportedAt: new Date().toISOString(), source, parity, manifest };
+  await writeFileAtomic(sidecarPath, `${JSON.stringify(readable, null, 2)}\n`);
+  return report;
+}
+
+/** package.json's version (export/ and dist/export/ sit one and two levels below it). */
+function packageVersion(): string {
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'ganforge' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return '0.0.0';
+}
