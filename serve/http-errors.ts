@@ -33,12 +33,12 @@ export function toHttpError(error: unknown): HttpError {
     if (status !== undefined) return { status, body: error.toJSON(), internal: false };
     return { status: 500, body: { error: 'INTERNAL', message: INTERNAL_MESSAGE }, internal: true };
   }
-  // Errors raised by express itself for malformed requests (e.g. an undecodable %-escape in the path) carry an
-  // http-errors style status and a message written to be shown.
+  // Errors raised by express itself for malformed requests (an undecodable %-escape in the path is a URIError with
+  // status 400) carry a 4xx status; their message is shown only when it was written to be (expose) or is a URIError.
   const e = error as { status?: unknown; expose?: unknown; message?: unknown } | null;
-  if (e !== null && typeof e === 'object' && e.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-    const message = typeof e.message === 'string' ? e.message.slice(0, 200) : 'bad request';
-    return { status: 400, body: { error: 'INVALID_PARAMETER', message: `malformed request: ${message}` }, internal: false };
+  if (e !== null && typeof e === 'object' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    const shown = (e.expose === true || error instanceof URIError) && typeof e.message === 'string' ? `: ${e.message.slice(0, 200)}` : '';
+    return { status: 400, body: { error: 'INVALID_PARAMETER', message: `malformed request${shown}` }, internal: false };
   }
   return { status: 500, body: { error: 'INTERNAL', message: INTERNAL_MESSAGE }, internal: true };
 }

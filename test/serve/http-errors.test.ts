@@ -36,12 +36,13 @@ test('INTERNAL, codes without a status, and plain errors become a generic 500', 
   }
 });
 
-test("express's own exposed 4xx errors (malformed %-escapes) become 400 INVALID_PARAMETER", () => {
-  const error = Object.assign(new URIError("Failed to decode param '%E0%A4%A'"), { status: 400, expose: true });
-  const mapped = toHttpError(error);
-  assert.equal(mapped.status, 400);
-  assert.equal(mapped.body.error, 'INVALID_PARAMETER');
-  assert.match(mapped.body.message, /Failed to decode/);
-  // Not exposed → treated as unknown.
-  assert.equal(toHttpError(Object.assign(new Error('x'), { status: 400 })).status, 500);
+test("express's own 4xx errors (malformed %-escapes) become 400 INVALID_PARAMETER", () => {
+  const uri = toHttpError(Object.assign(new URIError("Failed to decode param '%E0%A4%A'"), { status: 400 }));
+  assert.equal(uri.status, 400);
+  assert.equal(uri.body.error, 'INVALID_PARAMETER');
+  assert.match(uri.body.message, /Failed to decode/);
+  assert.equal(toHttpError(Object.assign(new Error('shown'), { status: 413, expose: true })).body.message, 'malformed request: shown');
+  // Without expose the text is not echoed.
+  assert.equal(toHttpError(Object.assign(new Error('/internal/path'), { status: 400 })).body.message, 'malformed request');
+  assert.equal(toHttpError(Object.assign(new Error('x'), { status: 502 })).status, 500);
 });
