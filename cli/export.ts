@@ -1,0 +1,65 @@
+// `ganforge export <runDir> --out models/x.onnx`: the run's newest checkpoint → a parity-checked ONNX generator.
+
+import { parseArgs } from 'node:util';
+import { exportRun } from '../export/export-run.ts';
+import { BACKEND_PREFERENCES, describeBackend, selectBackend, type BackendPreference } from '../train/backend.ts';
+import type { Subcommand } from './subcommand.ts';
+
+const HELP = `usage: ganforge export <runDir> --out models/<name>.onnx [options]
+
+Exports the generator of the run's newest checkpoint (or of the checkpoint folder given) to ONNX, checks it against
+tfjs on seeded latents in onnxruntime-node, and only then writes <name>.onnx and <name>.json.
+
+options:
+  --out PATH          where to write the .onnx (required); <name>.json goes beside it
+  --samples N         seeded latents compared in the parity check (default: 256)
+  --tolerance X       largest accepted max |tfjs - ONNX| (default: 1e-4)
+  --backend B         tfjs backend for the reference: ${BACKEND_PREFERENCES.join(' | ')} (default: cpu, tfjs's reference kernels)
+  -h, --help          show this help`;
+
+export const exportCommand: Subcommand = {
+  summary: "export a run's generator to ONNX",
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        out: { type: 'string' },
+        samples: { type: 'string', default: '256' },
+        tolerance: { type: 'string', default: '1e-4' },
+        backend: { type: 'string', default: 'cpu' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const usageError = (message: string): number => {
+      console.error(`ganforge export: ${message}\n\n${HELP}`);
+      return 2;
+    };
+    if (positionals.length !== 1) return usageError(`expected one run folder, got ${positionals.length} (${positionals.join(' ')})`);
+    if (values.out === undefined) return usageError("'--out' is required (e.g. --out models/mlp.onnx)");
+    if (!values.out.endsWith('.onnx')) return usageError(`'--out' must end in .onnx, got '${values.out}'`);
+    const samples = /^\d+$/.test(values.samples) ? Number(values.samples) : NaN;
+    if (!Number.isSafeInteger(samples) || samples < 1 || samples > 100_000) return usageError(`'--samples' must be an integer in [1, 100000], got '${values.samples}'`);
+    const tolerance = Number(values.tolerance);
+    if (values.tolerance.trim() === '' || !Number.isFinite(tolerance) || tolerance < 0) return usageError(`'--tolerance' must be a number ≥ 0, got '${values.tolerance}'`);
+    if (!(BACKEND_PREFERENCES as readonly string[]).includes(values.backend)) {
+      return usageError(`'--backend' must be one of ${BACKEND_PREFERENCES.join(', ')}, got '${values.backend}'`);
+    }
+
+    const backend = await selectBackend({ prefer: values.backend as BackendPreference });
+    if (backend.name !== values.backend && values.backend !== 'auto') console.error(describeBackend(backend));
+    const report = await exportRun({ runDir: positionals[0]!, outPath: values.out, samples, tolerance });
+    const { parity } = report;
+    console.log(
+      `parity: max |Δ| ${parity.maxAbsDiff.toExponential(2)}, mean |Δ| ${parity.meanAbsDiff.toExponential(2)} over ${parity.samples} samples ` +
+        `(tolerance ${parity.tolerance}, tfjs ${parity.backend} vs onnxruntime-node cpu)`,
+    );
+    console.log(`wrote ${report.path} (${report.bytes} bytes) and ${report.sidecarPath}`);
+    return 0;
+  },
+};
