@@ -1,0 +1,88 @@
+// The web client's HTTP side over a real loopback port: demo page, module and wasm MIME types, cross-origin isolation
+// headers (wasm threads depend on them), caching, and clear errors where an SPA fallback would serve HTML instead.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { WEB_DIST, ensureWebBuilt, startWebTestServer, type WebTestServer } from './web-server.ts';
+
+function assertIsolated(response: Response): void {
+  assert.equal(response.headers.get('cross-origin-opener-policy'), 'same-origin');
+  assert.equal(response.headers.get('cross-origin-embedder-policy'), 'require-corp');
+}
+
+describe('webAssetsRouter', () => {
+  let server: WebTestServer;
+  before(async () => {
+    ensureWebBuilt();
+    server = await startWebTestServer();
+  });
+  after(async () => server.close());
+
+  it('serves the demo page at / with COOP/COEP and revalidation', async () => {
+    const response = await fetch(`${server.url}/`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
+    assertIsolated(response);
+    assert.equal(response.headers.get('cache-control'), 'no-cache');
+    const html = await response.text();
+    assert.match(html, /<script type="module" src="\/web\/demo\.js"><\/script>/);
+  });
+
+  it('serves the library and the runtime files with the types browsers insist on', async () => {
+    const js = await fetch(`${server.url}/web/ganforge.js`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
+    assertIsolated(js);
+    assert.match(await js.text(), /gan-sampler/);
+    for (const [file, type] of [['ort/ort-wasm-simd-threaded.wasm', 'application/wasm'], ['ort/ort-wasm-simd-threaded.mjs', 'text/javascript']] as const) {
+      const response = await fetch(`${server.url}/web/${file}`, { method: 'HEAD' });
+      assert.equal(response.status, 200, file);
+      assert.match(response.headers.get('content-type') ?? '', new RegExp(`^${type}`), file);
+      assertIsolated(response);
+    }
+  });
+
+  it('caches hashed chunks for a year and revalidates stable names', async () => {
+    const chunk = readdirSync(join(WEB_DIST, 'chunks')).find((f) => f.endsWith('.js'))!;
+    const hashed = await fetch(`${server.url}/web/chunks/${chunk}`, { method: 'HEAD' });
+    assert.equal(hashed.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    const stable = await fetch(`${server.url}/web/ganforge.js`, { method: 'HEAD' });
+    assert.equal(stable.headers.get('cache-control'), 'no-cache');
+    assert.ok(stable.headers.get('etag'));
+  });
+
+  it('answers a missing asset with the API’s JSON 404, never the HTML page', async () => {
+    const response = await fetch(`${server.url}/web/ort/ort-wasm-simd-threaded.jsep.mjs`);
+    assert.equal(response.status, 404);
+    assert.equal(((await response.json()) as { error: string }).error, 'NOT_FOUND');
+    const traversal = await fetch(`${server.url}/web/..%2Fpackage.json`);
+    assert.equal(traversal.status, 404);
+  });
+
+  it('leaves the API routes alone', async () => {
+    const response = await fetch(`${server.url}/models`);
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { default: string };
+    assert.equal(body.default, 'default');
+  });
+});
+
+describe('webAssetsRouter without a build', () => {
+  it('says which command builds the client', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'ganforge-nodist-'));
+    const server = await startWebTestServer({ distDir: empty });
+    try {
+      const response = await fetch(`${server.url}/`);
+      assert.equal(response.status, 404);
+      const body = (await response.json()) as { error: string; message: string };
+      assert.equal(body.error, 'NOT_FOUND');
+      assert.match(body.message, /not built.*node scripts\/build-web\.mjs/);
+    } finally {
+      await server.close();
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
