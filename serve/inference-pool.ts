@@ -20,6 +20,8 @@ export interface PoolModel {
   name: string;
   bytes: Uint8Array;
   manifest: ModelManifest;
+  /** Provider a probe already settled on (the repository's); workers then skip a CUDA attempt known to fail. Default: the pool's device. */
+  provider?: 'cuda' | 'cpu';
 }
 
 export interface InferencePoolOptions {
@@ -70,8 +72,7 @@ export interface PoolStats {
 
 // ---- messages between the pool and its workers ----
 export interface WorkerInit {
-  models: { name: string; bytes: Uint8Array; latent: string; label: string | null; output: string }[];
-  device: Device;
+  models: { name: string; bytes: Uint8Array; device: Device; latent: string; label: string | null; output: string }[];
   intraOpNumThreads: number;
 }
 export type MainToWorker =
@@ -144,8 +145,14 @@ export class InferencePool implements GeneratorRunner {
     this.maxQueuedImages = options.maxQueuedImages ?? 1024;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.init = {
-      models: options.models.map((m) => ({ name: m.name, bytes: m.bytes, latent: m.manifest.inputs.latent, label: m.manifest.inputs.label, output: m.manifest.output })),
-      device: options.device ?? 'auto',
+      models: options.models.map((m) => ({
+        name: m.name,
+        bytes: m.bytes,
+        device: m.provider ?? options.device ?? 'auto',
+        latent: m.manifest.inputs.latent,
+        label: m.manifest.inputs.label,
+        output: m.manifest.output,
+      })),
       intraOpNumThreads: options.intraOpNumThreads ?? Math.max(1, Math.floor(cores / workers)),
     };
     for (let index = 0; index < workers; index++) this.slots.push({ index, worker: null, ready: false, batch: null, failures: 0 });
@@ -259,6 +266,12 @@ export class InferencePool implements GeneratorRunner {
       worker.on('message', (message: WorkerToMain) => {
         switch (message.type) {
           case 'ready':
+            for (const [name, { provider, fallbackReason }] of Object.entries(message.providers)) {
+              const expected = this.models.get(name)?.provider;
+              if (expected !== undefined && expected !== provider) {
+                this.logger({ level: 'warn', event: 'worker-provider-mismatch', worker: slot.index, model: name, expected, provider, reason: fallbackReason });
+              }
+            }
             slot.ready = true;
             slot.failures = 0;
             resolve();

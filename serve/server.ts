@@ -71,9 +71,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = () => {
     closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      // server.close() drops idle keep-alive connections only once; ones that go idle when their in-flight request
+      // finishes would otherwise hold close() open until their keep-alive timeout.
+      const sweep = setInterval(() => server.closeIdleConnections(), 25);
       const force = setTimeout(() => server.closeAllConnections(), closeTimeoutMs).unref();
       await closed;
+      clearInterval(sweep);
       clearTimeout(force);
       await pool.close();
       logger({ level: 'info', event: 'closed', url });

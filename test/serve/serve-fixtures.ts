@@ -12,7 +12,7 @@ export const DIGIT_CLASSES = ['zero', 'one', 'two'];
 export const MODEL_SPECS = {
   default: {},
   digits: { classes: DIGIT_CLASSES, weightSeed: 2 },
-  slow: { slowLayers: 40, slowWidth: 2048, weightSeed: 3 },
+  slow: { slowLayers: 24, slowWidth: 1536, weightSeed: 3 }, // ≈100–250 ms for n=64 on this 2-core machine
 } satisfies Record<string, FixtureGeneratorOptions>;
 
 export function makeModelsDir(models: Record<string, FixtureGeneratorOptions | Uint8Array> = MODEL_SPECS): { dir: string; cleanup: () => void } {

@@ -1,0 +1,147 @@
+// The whole server over a real loopback port (startServer, port 0) and through the CLI: determinism across separately
+// started servers, CUDA→CPU fallback reported in /healthz, an event loop kept free by the workers, recovery from a
+// killed worker, and graceful close.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
+import { INTERNAL_MESSAGE } from '../../serve/http-errors.ts';
+import type { LogEntry } from '../../serve/logger.ts';
+import { startServer, type RunningServer } from '../../serve/server.ts';
+import { getBytes, getJson, makeModelsDir, MODEL_SPECS, type ErrorBody } from './serve-fixtures.ts';
+
+let dir: string;
+let cleanup: () => void;
+let server: RunningServer;
+const logs: LogEntry[] = [];
+
+interface Health {
+  status: string;
+  models: string[];
+  providers: Record<string, string>;
+  fallbackReasons: Record<string, string>;
+  workers: { restarts: number; ready: number };
+}
+
+before(async () => {
+  ({ dir, cleanup } = makeModelsDir(MODEL_SPECS));
+  server = await startServer({ modelsDir: dir, port: 0, device: 'cuda', workers: 1, logger: (e) => logs.push(e) });
+});
+
+after(async () => {
+  await server.close();
+  cleanup();
+});
+
+test('listens on loopback and logs each model with its provider and the CUDA fallback reason', () => {
+  assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const listening = logs.find((e) => e.event === 'listening')!;
+  const models = listening.models as { name: string; provider: string; fallbackReason?: string }[];
+  assert.deepEqual(models.map((m) => [m.name, m.provider]), [['default', 'cpu'], ['digits', 'cpu'], ['slow', 'cpu']]);
+  assert.ok(models.every((m) => /CUDA execution provider unavailable/.test(m.fallbackReason ?? '')));
+  assert.ok(logs.some((e) => e.event === 'provider-fallback' && e.level === 'warn'));
+});
+
+test('--device cuda without a GPU: /healthz shows CPU providers and the fallback reason', async () => {
+  const { status, body } = await getJson<Health>(`${server.url}/healthz`);
+  assert.equal(status, 200);
+  assert.deepEqual(body.providers, { default: 'cpu', digits: 'cpu', slow: 'cpu' });
+  assert.deepEqual(Object.keys(body.fallbackReasons), ['default', 'digits', 'slow']);
+  assert.match(body.fallbackReasons.default!, /CUDA/);
+});
+
+test('same seed gives identical bytes from two separately started servers', async () => {
+  const other = await startServer({ modelsDir: dir, port: 0, device: 'cpu', workers: 2, logger: () => {} });
+  try {
+    for (const query of ['seed=42&n=6', 'seed=42&n=3&format=npy', 'model=digits&seed=7&n=4&class=one']) {
+      const a = await getBytes(`${server.url}/generate?${query}`);
+      const b = await getBytes(`${other.url}/generate?${query}`);
+      assert.equal(a.status, 200, query);
+      assert.deepEqual(a.bytes, b.bytes, query);
+    }
+  } finally {
+    await other.close();
+  }
+});
+
+test('/healthz answers quickly while a large batch runs (the event loop stays free)', async () => {
+  const started = performance.now();
+  let generateDone = 0;
+  const generate = getBytes(`${server.url}/generate?model=slow&n=64&seed=1`).then((r) => { generateDone = performance.now(); return r; });
+  const latencies: number[] = [];
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  while (generateDone === 0 && performance.now() - started < 10_000) {
+    const t = performance.now();
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    if (generateDone === 0) latencies.push(performance.now() - t);
+  }
+  assert.equal((await generate).status, 200);
+  const generateMs = generateDone - started;
+  assert.ok(latencies.length >= 3, `only ${latencies.length} health checks completed during a ${generateMs.toFixed(0)} ms generation`);
+  assert.ok(Math.max(...latencies) < Math.max(50, generateMs / 3), `health latencies ${latencies.map((l) => l.toFixed(1)).join(', ')} ms during ${generateMs.toFixed(0)} ms`);
+});
+
+test('a killed worker: its request fails with a clean 500, the worker is restarted, the server keeps serving', async () => {
+  const restarts = (await getJson<Health>(`${server.url}/healthz`)).body.workers.restarts;
+  const doomed = getJson<ErrorBody>(`${server.url}/generate?model=slow&n=64&seed=2`);
+  while (server.pool.stats().busy === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  await server.pool.killWorker(0);
+  const failed = await doomed;
+  assert.equal(failed.status, 500);
+  assert.deepEqual(failed.body, { error: 'INTERNAL', message: INTERNAL_MESSAGE });
+  const next = await getBytes(`${server.url}/generate?seed=1`);
+  assert.equal(next.status, 200);
+  const health = (await getJson<Health>(`${server.url}/healthz`)).body;
+  assert.equal(health.workers.restarts, restarts + 1);
+  assert.equal(health.workers.ready, 1);
+});
+
+test('close() lets an in-flight request finish, then refuses connections', async () => {
+  const closing = await startServer({ modelsDir: dir, port: 0, device: 'cpu', workers: 1, logger: () => {} });
+  const inFlight = getBytes(`${closing.url}/generate?model=slow&n=32&seed=3`);
+  while (closing.pool.stats().busy === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  await closing.close();
+  assert.equal((await inFlight).status, 200);
+  await assert.rejects(fetch(`${closing.url}/healthz`));
+});
+
+test('ganforge serve (the CLI) starts, serves and exits 0 on SIGTERM', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'serve', '--models', dir, '--port', '0', '--device', 'cpu', '--workers', '1', '--max-images', '2'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    const lines = createInterface({ input: child.stdout });
+    let url = '';
+    for await (const line of lines) {
+      const entry = JSON.parse(line) as LogEntry;
+      if (entry.event === 'listening') {
+        url = entry.url as string;
+        break;
+      }
+    }
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const over = await getJson<ErrorBody>(`${url}/generate?n=3`);
+    assert.equal(over.status, 400);
+    assert.match(over.body.message, /\[1, 2\]/);
+    assert.equal((await getJson<Health>(`${url}/healthz`)).body.status, 'ok');
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const code = child.exitCode ?? (await new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode))));
+  assert.equal(code, 0);
+});
+
+test('CLI flags are checked', async () => {
+  const run = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'serve', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+  const device = await run(['--device', 'tpu']);
+  assert.equal(device.code, 2);
+  assert.match(device.stderr, /'--device' must be one of auto, cuda, cpu, got 'tpu'/);
+  const port = await run(['--models', dir, '--port', '70000']);
+  assert.equal(port.code, 2);
+  assert.match(port.stderr, /'--port' must be an integer in \[0, 65535\], got '70000'/);
+});
