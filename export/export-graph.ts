@@ -5,7 +5,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { GanforgeError } from '../common/errors.ts';
 import { attr, OnnxGraphBuilder, type ModelOptions } from './onnx-graph.ts';
-import type { ExportedTensor, LayerContext, WeightValue } from './ops/layer-exporter.ts';
+import { toTfjsLayout, type ExportedTensor, type LayerContext, type WeightValue } from './ops/layer-exporter.ts';
 import { layerExporterFor } from './ops/registry.ts';
 
 type SymbolicTensor = tf.SymbolicTensor;
@@ -100,7 +100,7 @@ function bindInput(graph: OnnxGraphBuilder, symbolic: SymbolicTensor, binding: G
   });
   const name = graph.addInput(binding.name, 'float32', ['batch', ...dims]);
   if (shape.length !== 4) return { name, shape, dtype: 'float32' };
-  return { name: graph.addNode('Transpose', [name], `${binding.name}/to_nchw`, { perm: attr.ints([0, 3, 1, 2]) }), shape, dtype: 'float32' };
+  return { name: graph.addNode('Transpose', [name], `${binding.name}/to_nchw`, { perm: attr.ints([0, 3, 1, 2]) }), shape, dtype: 'float32', nhwc: name };
 }
 
 function bindOutput(graph: OnnxGraphBuilder, value: ExportedTensor, binding: GraphOutputBinding): void {
@@ -112,7 +112,7 @@ function bindOutput(graph: OnnxGraphBuilder, value: ExportedTensor, binding: Gra
     throw new RangeError(`output '${binding.name}' shape [${dims.join(', ')}] does not hold the model's output [${tfjsDims.join(', ')}]`);
   }
   let name = value.name;
-  if (value.shape.length === 4) name = graph.addNode('Transpose', [name], `${binding.name}/to_nhwc`, { perm: attr.ints([0, 2, 3, 1]) });
+  if (value.shape.length === 4) name = toTfjsLayout(graph, value, binding.name);
   if (dims.length !== tfjsDims.length || dims.some((d, i) => d !== tfjsDims[i])) {
     name = graph.addNode('Reshape', [name, graph.addInt64Initializer(`${binding.name}/shape`, [-1, ...dims])], `${binding.name}/reshape`);
   }

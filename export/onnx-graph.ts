@@ -120,13 +120,23 @@ export class OnnxGraphBuilder {
     });
   }
 
-  /** Serializes the graph as a complete ModelProto. */
+  /** Serializes the graph as a complete ModelProto, without nodes and initializers no graph output depends on. */
   toBytes(options: ModelOptions = {}): Uint8Array {
     const { graphName = 'generator', docString = '', metadata = {}, producerName = 'ganforge', producerVersion = '0.0.0' } = options;
+    // Converters may add a layout Transpose that a later consumer bypasses (it reuses the NHWC value); drop such dead ends.
+    const needed = new Set(this.outputs.map((o) => o.name!));
+    const kept: onnxProto.onnx.INodeProto[] = [];
+    // Nodes were added in topological order, so walking backwards sees every consumer before its producer.
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i]!;
+      if (!node.output!.some((o) => needed.has(o))) continue;
+      kept.unshift(node);
+      for (const input of node.input!) if (input !== '') needed.add(input);
+    }
     const graph: onnxProto.onnx.IGraphProto = {
       name: graphName,
-      node: this.nodes,
-      initializer: this.initializers,
+      node: kept,
+      initializer: this.initializers.filter((t) => needed.has(t.name!)),
       input: this.inputs,
       output: this.outputs,
     };

@@ -4,7 +4,7 @@
 
 import { GanforgeError } from '../../common/errors.ts';
 import { attr, type OnnxGraphBuilder } from '../onnx-graph.ts';
-import { onnxAxis, singleInput, type ExportedTensor, type LayerExporter } from './layer-exporter.ts';
+import { onnxAxis, sameShapeAs, singleInput, type ExportedTensor, type LayerExporter } from './layer-exporter.ts';
 
 type Emit = (graph: OnnxGraphBuilder, input: string, rank: number, base: string) => string;
 
@@ -48,6 +48,6 @@ export const activationExporter: LayerExporter = {
   convert(ctx) {
     const input = singleInput(ctx);
     const label = `layer '${ctx.layer.name}' (Activation)`;
-    return [{ ...input, name: emitActivation(ctx.graph, input, ctx.config.activation, ctx.layer.name, label) }];
+    return [sameShapeAs(input, emitActivation(ctx.graph, input, ctx.config.activation, ctx.layer.name, label))];
   },
 };

@@ -9,7 +9,7 @@
 // exported: tfjs's cpu kernel indexes the statistics as if they were on the last axis whatever `axis` says (checked:
 // axis 1 on [B, 2, 3, 1] mixes rows), so any other axis has no single right answer and is refused.
 
-import { configNumber, onnxAxis, requireWeight, singleInput, unsupportedConfig, type LayerExporter } from './layer-exporter.ts';
+import { configNumber, onnxAxis, requireWeight, sameShapeAs, singleInput, unsupportedConfig, type LayerExporter } from './layer-exporter.ts';
 
 export const batchNormalizationExporter: LayerExporter = {
   className: 'BatchNormalization',
@@ -39,6 +39,6 @@ export const batchNormalizationExporter: LayerExporter = {
     const dims = [channels, ...new Array<number>(rank - 1 - axis).fill(1)];
     const scaled = graph.addNode('Mul', [input.name, graph.addFloatInitializer(`${base}/scale`, dims, scale)], `${base}/scale`);
     const shifted = graph.addNode('Add', [scaled, graph.addFloatInitializer(`${base}/shift`, dims, shift)], `${base}/shift`);
-    return [{ ...input, name: shifted }];
+    return [sameShapeAs(input, shifted)];
   },
 };

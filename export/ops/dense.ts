@@ -15,7 +15,7 @@ export const denseExporter: LayerExporter = {
     const units = kernel.shape[1]!;
     const floatInput = asFloat(graph, input, base);
     const rank = input.shape.length;
-    const x = toTfjsLayout(graph, { ...input, name: floatInput }, base);
+    const x = floatInput === input.name ? toTfjsLayout(graph, input, base) : toTfjsLayout(graph, { name: floatInput, shape: input.shape, dtype: 'float32' }, base);
     let y = graph.addNode('MatMul', [x, graph.addFloatInitializer(`${base}/kernel`, kernel.shape, kernel.data)], `${base}/matmul`);
     const bias = ctx.config.useBias === false ? undefined : ctx.weight('bias');
     if (bias !== undefined) y = graph.addNode('Add', [y, graph.addFloatInitializer(`${base}/bias`, bias.shape, bias.data)], `${base}/bias_add`);

@@ -13,6 +13,14 @@ export interface ExportedTensor {
   /** The tfjs (NHWC) shape, batch first as null. The ONNX value is this shape permuted to NCHW when rank is 4. */
   shape: (number | null)[];
   dtype: 'float32' | 'int64';
+  /** For rank 4: an existing value holding the same data in NHWC order (a Reshape's output, an image input), so
+   * going back to NHWC costs no second Transpose. */
+  nhwc?: string;
+}
+
+/** A new value with the same shape and dtype as `input` (and no NHWC alias: the data differ). */
+export function sameShapeAs(input: ExportedTensor, name: string): ExportedTensor {
+  return { name, shape: input.shape, dtype: input.dtype };
 }
 
 /** A layer weight read from tfjs: the values and their tfjs shape. */
@@ -110,6 +118,7 @@ export function onnxAxis(tfjsAxis: number, rank: number): number {
 /** The ONNX value in tfjs's NHWC order (a Transpose for rank 4, the value itself otherwise). */
 export function toTfjsLayout(graph: OnnxGraphBuilder, tensor: ExportedTensor, base: string): string {
   if (tensor.shape.length !== 4) return tensor.name;
+  if (tensor.nhwc !== undefined) return tensor.nhwc;
   return graph.addNode('Transpose', [tensor.name], `${base}/to_nhwc`, { perm: attr.ints([0, 2, 3, 1]) });
 }
 

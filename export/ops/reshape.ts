@@ -12,6 +12,7 @@ export const reshapeExporter: LayerExporter = {
     const shape = outputShape(ctx);
     const target = graph.addInt64Initializer(`${layer.name}/shape`, [-1, ...staticDims(ctx, shape)]);
     const reshaped = graph.addNode('Reshape', [toTfjsLayout(graph, input, layer.name), target], `${layer.name}/reshape`);
-    return [{ name: fromTfjsLayout(graph, reshaped, shape.length, layer.name), shape, dtype: input.dtype }];
+    const nchw = fromTfjsLayout(graph, reshaped, shape.length, layer.name);
+    return [{ name: nchw, shape, dtype: input.dtype, ...(shape.length === 4 ? { nhwc: reshaped } : {}) }];
   },
 };

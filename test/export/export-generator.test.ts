@@ -4,6 +4,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import onnxProto from 'onnx-proto';
 import { GanforgeError, InvalidParameterError } from '../../common/errors.ts';
 import { sampleLatents } from '../../common/latents.ts';
 import { readManifest } from '../../common/onnx-metadata.ts';
@@ -12,6 +13,7 @@ import { exportGenerator } from '../../export/export-generator.ts';
 import { verifyGeneratorParity } from '../../export/verify.ts';
 import { randomizeWeights, runOnnx, testManifest, useCpuBackend } from './helpers.ts';
 
+const { onnx } = onnxProto;
 const LATENT = 6;
 
 /** [B, 6] → [B, 4, 4, 8] → [B, 8, 8, 1]: Dense + BN + LeakyReLU + Reshape + Conv2DTranspose k5 s2 + BN + tanh. */
@@ -111,6 +113,15 @@ describe('exportGenerator', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it('adds Transposes only at rank changes: none for an MLP generator ending in Reshape, two around a conv stack', () => {
+    const opTypes = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph!.node.map((n) => n.opType);
+    const mlp = tf.sequential({ layers: [tf.layers.dense({ units: 16, inputShape: [LATENT], activation: 'tanh' }), tf.layers.reshape({ targetShape: [4, 4, 1] })] });
+    const mlpOps = opTypes(exportGenerator(mlp, testManifest({ latentDim: LATENT, imageShape: [4, 4, 1] })));
+    assert.deepEqual(mlpOps.filter((op) => op === 'Transpose'), []);
+    const dcganOps = opTypes(exportGenerator(dcganGenerator(), unconditional()));
+    assert.equal(dcganOps.filter((op) => op === 'Transpose').length, 2, dcganOps.join(' '));
   });
 
   it('rejects a manifest that does not fit the model', () => {
