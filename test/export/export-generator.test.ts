@@ -116,7 +116,7 @@ describe('exportGenerator', () => {
   });
 
   it('adds Transposes only at rank changes: none for an MLP generator ending in Reshape, two around a conv stack', () => {
-    const opTypes = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph!.node.map((n) => n.opType);
+    const opTypes = (bytes: Uint8Array) => (onnx.ModelProto.decode(bytes).graph?.node ?? []).map((n) => n.opType);
     const mlp = tf.sequential({ layers: [tf.layers.dense({ units: 16, inputShape: [LATENT], activation: 'tanh' }), tf.layers.reshape({ targetShape: [4, 4, 1] })] });
     const mlpOps = opTypes(exportGenerator(mlp, testManifest({ latentDim: LATENT, imageShape: [4, 4, 1] })));
     assert.deepEqual(mlpOps.filter((op) => op === 'Transpose'), []);
