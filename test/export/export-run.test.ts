@@ -11,6 +11,7 @@ import { readManifest } from '../../common/onnx-metadata.ts';
 import { saveCheckpoint } from '../../train/checkpoint.ts';
 import { SIDECAR_FORMAT, type RunSidecar } from '../../train/run-sidecar.ts';
 import { exportRun, writeVerifiedGenerator } from '../../export/export-run.ts';
+import { exportCommand } from '../../cli/export.ts';
 import { randomizeWeights, testManifest, useCpuBackend } from './helpers.ts';
 
 let root: string;
@@ -77,6 +78,21 @@ describe('exportRun', () => {
     const outPath = join(root, 'none', 'x.onnx');
     await assert.rejects(exportRun({ runDir: join(root, 'missing'), outPath }), (e: unknown) => e instanceof GanforgeError && e.code === 'INVALID_CHECKPOINT');
     await assert.rejects(readdir(join(root, 'none')), { code: 'ENOENT' });
+  });
+});
+
+describe('ganforge export', () => {
+  it('exports a run from the command line and refuses bad arguments with exit code 2', async () => {
+    const runDir = join(root, 'cli-run');
+    await saveCheckpoint({ runDir, generator: conditionalGenerator(), discriminator: discriminator(), sidecar: sidecar() });
+    const outPath = join(root, 'cli-models', 'g.onnx');
+    assert.equal(await exportCommand.run([runDir, '--out', outPath, '--samples', '32', '--backend', 'cpu']), 0);
+    assert.equal(readManifest(new Uint8Array(await readFile(outPath)), outPath).family, 'cgan');
+    assert.equal(await exportCommand.run([runDir]), 2); // no --out
+    assert.equal(await exportCommand.run([runDir, '--out', join(root, 'x.bin')]), 2);
+    assert.equal(await exportCommand.run([runDir, '--out', outPath, '--samples', '0']), 2);
+    assert.equal(await exportCommand.run([runDir, '--out', outPath, '--tolerance', 'abc']), 2);
+    assert.equal(await exportCommand.run([runDir, '--out', outPath, '--backend', 'gpu']), 2);
   });
 });
 
