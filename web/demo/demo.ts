@@ -174,6 +174,8 @@ async function selectModel(): Promise<void> {
       (crossOriginIsolated ? '' : ' · not cross-origin isolated');
     ui.status.title = info.fallbackReason ?? '';
     requestRender();
+    if (animation !== undefined) stopInterpolation();
+    void toggleInterpolation();
   } catch (error) {
     if (token !== loadToken) return;
     ui.status.textContent = `${entry.name} could not be loaded in the browser`;
@@ -250,18 +252,25 @@ function download(): void {
 }
 
 let animation: ReturnType<typeof setInterval> | undefined;
+let startingAnimation = false;
+
+function stopInterpolation(): void {
+  clearInterval(animation);
+  animation = undefined;
+  ui.interpPlay.textContent = 'Play';
+}
 
 async function toggleInterpolation(): Promise<void> {
   if (animation !== undefined) {
-    clearInterval(animation);
-    animation = undefined;
-    ui.interpPlay.textContent = 'Play';
+    stopInterpolation();
     return;
   }
   if (generator === undefined) {
     showError('interpolation runs in the browser: the model is not loaded here yet');
     return;
   }
+  if (startingAnimation) return;
+  startingAnimation = true;
   try {
     const frames = await generator.interpolate({
       from: Number(ui.interpFrom.value),
@@ -283,9 +292,10 @@ async function toggleInterpolation(): Promise<void> {
     show();
     animation = setInterval(show, 90);
     ui.interpPlay.textContent = 'Stop';
-    clearError();
   } catch (error) {
     showError(error);
+  } finally {
+    startingAnimation = false;
   }
 }
 
@@ -304,6 +314,13 @@ function presetControls(): void {
 async function main(): Promise<void> {
   presetControls();
   ui.controls.addEventListener('submit', (event) => event.preventDefault());
+  for (const input of [ui.interpFrom, ui.interpTo]) {
+    input.addEventListener('change', () => {
+      if (animation === undefined) return;
+      stopInterpolation();
+      void toggleInterpolation();
+    });
+  }
   ui.controls.addEventListener('input', (event) => {
     if (event.target === ui.model) return;
     ui.truncationValue.textContent = Number(ui.truncation.value).toFixed(2);
