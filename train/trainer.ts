@@ -361,7 +361,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
         if (o.sampleEvery > 0 && step % o.sampleEvery === 0) await writeSamples(`step-${String(step).padStart(6, '0')}`);
         if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0) await save();
         // Let SIGINT handlers and pending I/O run: training steps are synchronous on wasm/cpu.
-        if (step % 10 === 0) await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r));
       }
       if (last !== null) bar?.finish(step - (epoch - 1) * stepsPerEpoch, describeMetrics(last));
       if (aborted) break;

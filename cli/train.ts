@@ -1,0 +1,131 @@
+// `ganforge train`: parses flags into TrainGanOptions, picks the tfjs backend (and says why better ones were skipped),
+// and turns Ctrl-C into "save a checkpoint, then exit" instead of losing the run.
+
+import { parseArgs } from 'node:util';
+import { InvalidParameterError } from '../common/errors.ts';
+import { BACKEND_PREFERENCES, describeBackend, selectBackend, type BackendPreference } from '../train/backend.ts';
+import { DATASETS } from '../train/dataset/registry.ts';
+import { FAMILIES } from '../train/models/registry.ts';
+import { GAN_LOSSES, trainGan, type GanLoss } from '../train/trainer.ts';
+import type { Subcommand } from './subcommand.ts';
+
+const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path> --out <run-dir> [options]
+
+  --family NAME          GAN family: ${Object.entries(FAMILIES).map(([n, f]) => `${n} (${f.summary})`).join('; ')}
+  --dataset NAME|PATH    ${Object.keys(DATASETS).join(', ')}, or an IDX images file (e.g. Fashion-MNIST's train-images-idx3-ubyte)
+  --labels PATH          IDX labels file for a dataset given by path (needed by conditional families)
+  --class-names A,B,...  class names for the labels of a dataset given by path
+  --out DIR              run folder: checkpoints/, latest.json, metrics.jsonl, samples/ (default runs/<family>-<dataset>)
+  --epochs N             passes over the data (default 5)
+  --steps N              stop after N generator updates instead
+  --batch-size N         images per batch (default 64)
+  --lr-g X, --lr-d X     Adam learning rates of generator / discriminator (default 2e-4 each; β1 0.5)
+  --latent-dim N         width of z (default 100)
+  --loss NAME            generator loss: ${GAN_LOSSES.join(' | ')} (default non-saturating)
+  --d-steps N            discriminator updates per generator update (default 1)
+  --seed N               seed of weights, batch order and latents (default 0)
+  --limit N              train on the first N images only
+  --sample-every N       also write a sample grid every N steps (default: per epoch)
+  --checkpoint-every N   also checkpoint every N steps (default: per epoch)
+  --resume               continue the run in --out from its latest checkpoint
+  --backend NAME         ${BACKEND_PREFERENCES.join(' | ')} (default auto: tensorflow → wasm → cpu)
+  -h, --help             this text
+
+Ctrl-C saves a checkpoint at the current step and exits; a second Ctrl-C (a second later) exits at once.`;
+
+async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      family: { type: 'string' }, dataset: { type: 'string' }, labels: { type: 'string' }, 'class-names': { type: 'string' },
+      out: { type: 'string' }, epochs: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' },
+      'lr-g': { type: 'string' }, 'lr-d': { type: 'string' }, 'latent-dim': { type: 'string' }, loss: { type: 'string' },
+      'd-steps': { type: 'string' }, seed: { type: 'string' }, limit: { type: 'string' }, 'sample-every': { type: 'string' },
+      'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const family = values.family ?? 'mlp';
+  const dataset = values.dataset ?? 'mnist';
+  const backend = (values.backend ?? 'auto') as BackendPreference;
+  if (!(BACKEND_PREFERENCES as readonly string[]).includes(backend)) {
+    throw new InvalidParameterError('backend', `'--backend' must be one of ${BACKEND_PREFERENCES.join(', ')}, got ${backend}`);
+  }
+  const loss = (values.loss ?? 'non-saturating') as GanLoss;
+  if (!(GAN_LOSSES as readonly string[]).includes(loss)) {
+    throw new InvalidParameterError('loss', `'--loss' must be one of ${GAN_LOSSES.join(', ')}, got ${loss}`);
+  }
+  const selected = await selectBackend({ prefer: backend });
+  console.error(describeBackend(selected));
+
+  const controller = new AbortController();
+  let firstInterrupt = 0;
+  const onSigint = () => {
+    // One Ctrl-C can arrive twice (the terminal signals the whole group and wrappers such as npx/tsx relay it), so
+    // only a second press a moment later means "quit without saving".
+    if (firstInterrupt > 0) {
+      if (Date.now() - firstInterrupt > 1000) process.exit(130);
+      return;
+    }
+    firstInterrupt = Date.now();
+    console.error('\ninterrupted: saving a checkpoint at the current step (Ctrl-C again to quit without saving)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const outDir = values.out ?? `runs/${family}-${dataset.replace(/[^A-Za-z0-9_-]+/g, '_').slice(-40)}`;
+    const result = await trainGan({
+      family,
+      dataset,
+      datasetOptions: {
+        ...(values.labels === undefined ? {} : { labelsPath: values.labels }),
+        ...(values['class-names'] === undefined ? {} : { classNames: values['class-names'].split(',').map((s) => s.trim()) }),
+        ...(values.limit === undefined ? {} : { limit: int(values.limit, 'limit', 1) }),
+      },
+      outDir,
+      ...(values.epochs === undefined ? {} : { epochs: int(values.epochs, 'epochs', 1) }),
+      ...(values.steps === undefined ? {} : { steps: int(values.steps, 'steps', 1) }),
+      ...(values['batch-size'] === undefined ? {} : { batchSize: int(values['batch-size'], 'batch-size', 1) }),
+      ...(values['lr-g'] === undefined ? {} : { learningRateGenerator: num(values['lr-g'], 'lr-g') }),
+      ...(values['lr-d'] === undefined ? {} : { learningRateDiscriminator: num(values['lr-d'], 'lr-d') }),
+      ...(values['latent-dim'] === undefined ? {} : { latentDim: int(values['latent-dim'], 'latent-dim', 1) }),
+      ...(values['d-steps'] === undefined ? {} : { discriminatorSteps: int(values['d-steps'], 'd-steps', 1) }),
+      ...(values.seed === undefined ? {} : { seed: int(values.seed, 'seed', 0) }),
+      ...(values['sample-every'] === undefined ? {} : { sampleEvery: int(values['sample-every'], 'sample-every', 0) }),
+      ...(values['checkpoint-every'] === undefined ? {} : { checkpointEvery: int(values['checkpoint-every'], 'checkpoint-every', 0) }),
+      loss,
+      resume: values.resume ?? false,
+      signal: controller.signal,
+      command: ['ganforge', 'train', ...args].join(' '),
+    });
+    const m = result.metrics;
+    console.error(`${result.aborted ? 'stopped' : 'done'}: step ${result.step}, epoch ${result.epoch}, ${result.durationSeconds.toFixed(0)} s on ${result.backend}` +
+      (m ? `, last D loss ${m.dLoss.toFixed(3)} G loss ${m.gLoss.toFixed(3)} D(x) ${m.dReal.toFixed(2)} D(G(z)) ${m.dFake.toFixed(2)}` : ''));
+    console.error(`checkpoint: ${result.checkpointDir}`);
+    if (result.samples.length > 0) console.error(`samples: ${result.samples[result.samples.length - 1]}`);
+    return result.aborted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function int(text: string, name: string, min: number): number {
+  const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min) throw new InvalidParameterError(name, `'--${name}' must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+function num(text: string, name: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new InvalidParameterError(name, `'--${name}' must be a positive number, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+export const trainCommand: Subcommand = {
+  summary: 'train a GAN on a dataset',
+  run,
+};

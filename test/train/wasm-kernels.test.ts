@@ -1,0 +1,125 @@
+// The wasm kernel fixes against the cpu backend's reference results: same numbers, no leaked buffers.
+
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../train/backend.ts';
+import { installWasmKernelFixes, installedWasmKernelFixes } from '../../train/wasm-kernels.ts';
+
+/** Runs `fn` on `backend` from plain arrays and returns plain values, so the same inputs reach both backends. */
+async function runOn(backend: 'wasm' | 'cpu', fn: () => tf.Tensor): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  const out = tf.tidy(fn);
+  const data = (await out.data()) as Float32Array;
+  out.dispose();
+  return data;
+}
+
+function random(shape: number[], seed: number): { values: Float32Array; shape: number[] } {
+  let s = seed;
+  const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+  return { values, shape };
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+async function compare(fn: () => tf.Tensor, tolerance: number): Promise<void> {
+  const wasm = await runOn('wasm', fn);
+  const cpu = await runOn('cpu', fn);
+  assert.ok(maxAbsDiff(wasm, cpu) <= tolerance, `wasm vs cpu max |diff| ${maxAbsDiff(wasm, cpu)} > ${tolerance}`);
+}
+
+describe('wasm kernel fixes', () => {
+  before(async () => {
+    const selected = await selectBackend({ prefer: 'wasm' });
+    assert.equal(selected.name, 'wasm');
+    installWasmKernelFixes();
+    assert.deepEqual(installedWasmKernelFixes().sort(), ['BatchMatMul', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', '_FusedMatMul']);
+  });
+
+  it('matMul with transposeA / transposeB / both, rank 2 and batched rank 3, matches cpu', async () => {
+    const a = random([33, 17], 1);
+    const b = random([33, 9], 2);
+    const c = random([9, 17], 3);
+    const a3 = random([3, 7, 5], 4);
+    const b3 = random([3, 4, 7], 5);
+    const t = (r: { values: Float32Array; shape: number[] }) => tf.tensor(r.values, r.shape);
+    await compare(() => tf.matMul(t(a), t(b), true, false), 1e-5); // [17, 9]
+    await compare(() => tf.matMul(t(a), t(c), false, true), 1e-5); // [33, 9]
+    await compare(() => tf.matMul(t(b), t(a), true, false), 1e-5);
+    await compare(() => tf.matMul(t(c), t(b), true, true), 1e-5); // [17, 33]
+    await compare(() => tf.matMul(t(a3), t(b3), true, true), 1e-5); // [3, 5, 4]
+  });
+
+  it('fused matMul (Dense forward) with transposes and bias matches cpu', async () => {
+    const a = random([6, 10], 6);
+    const b = random([8, 6], 7);
+    await compare(() => tf.fused.matMul({ a: tf.tensor(a.values, a.shape), b: tf.tensor(b.values, b.shape), transposeA: true, transposeB: true,
+      bias: tf.ones([8]), activation: 'relu' }), 1e-5);
+  });
+
+  it('conv2d filter gradient (Conv2DBackpropFilter) matches cpu for same/valid, stride 1/2, odd/even kernels', async () => {
+    const cases: { x: number[]; k: number[]; stride: number; pad: 'same' | 'valid' }[] = [
+      { x: [2, 9, 9, 3], k: [3, 3, 3, 4], stride: 1, pad: 'same' },
+      { x: [2, 9, 9, 3], k: [5, 5, 3, 4], stride: 2, pad: 'same' },
+      { x: [2, 8, 10, 2], k: [4, 4, 2, 3], stride: 2, pad: 'same' },
+      { x: [2, 9, 7, 3], k: [3, 2, 3, 2], stride: 2, pad: 'valid' },
+      { x: [1, 6, 6, 1], k: [1, 1, 1, 5], stride: 1, pad: 'valid' },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const x = random(c.x, 10 + i);
+      const w = random(c.k, 20 + i);
+      const grad = () => {
+        const xt = tf.tensor4d(x.values, c.x as [number, number, number, number]);
+        const weights = tf.tensor4d(w.values, c.k as [number, number, number, number]);
+        // A non-uniform upstream gradient so every filter tap and channel is weighted differently.
+        const g = tf.grad((f: tf.Tensor) => tf.conv2d(xt, f as tf.Tensor4D, c.stride, c.pad).square().sum());
+        return g(weights);
+      };
+      await compare(grad, 2e-4);
+    }
+  });
+
+  it('conv2dTranspose filter gradient matches cpu (the generator side of a DCGAN)', async () => {
+    const x = random([2, 4, 4, 6], 30);
+    const w = random([5, 5, 3, 6], 31);
+    await compare(() => tf.grad((f: tf.Tensor) =>
+      tf.conv2dTranspose(tf.tensor4d(x.values, [2, 4, 4, 6]), f as tf.Tensor4D, [2, 8, 8, 3], 2, 'same').square().sum())(tf.tensor4d(w.values, [5, 5, 3, 6])), 2e-4);
+  });
+
+  it('embedding gradient (UnsortedSegmentSum) matches cpu, repeated and unused ids included', async () => {
+    const table = random([5, 3], 40);
+    const ids = [4, 1, 1, 0, 4, 4];
+    await compare(() => tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d(ids, 'int32')).mul(tf.range(0, 18).reshape([6, 3])).sum())(
+      tf.tensor(table.values, table.shape)), 1e-5);
+    await compare(() => tf.unsortedSegmentSum(tf.tensor(random([4, 2, 2], 41).values, [4, 2, 2]), tf.tensor1d([2, 0, 2, 7], 'int32'), 3), 1e-5);
+  });
+
+  it('leaks no tensors or wasm buffers', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.randomNormal([2, 8, 8, 2]);
+    const w = tf.randomNormal([3, 3, 2, 4]);
+    const a = tf.randomNormal([16, 8]);
+    const run = () => tf.tidy(() => {
+      tf.grad((f: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same').sum())(w);
+      tf.matMul(a, a, true, false);
+      tf.unsortedSegmentSum(a, tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32'), 3);
+    });
+    run();
+    const before = tf.memory();
+    for (let i = 0; i < 3; i++) run();
+    const after = tf.memory();
+    assert.equal(after.numTensors, before.numTensors);
+    assert.equal(after.numBytes, before.numBytes);
+    const backend = tf.backend() as unknown as { dataIdMap: { numDataIds(): number } };
+    assert.equal(backend.dataIdMap.numDataIds(), before.numDataBuffers, 'every wasm buffer belongs to a live tensor');
+  });
+});
