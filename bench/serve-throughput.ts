@@ -50,7 +50,7 @@ try {
   if (values.model !== undefined) copyFileSync(resolve(values.model), join(dir, `${modelName}.onnx`));
   else writeFileSync(join(dir, `${modelName}.onnx`), buildFixtureGenerator({ latentDim: 100, imageShape: [28, 28, 1], slowLayers: 1, slowWidth: 256 }));
 
-  const ganforge = await startChild(['--import', 'tsx', 'cli/main.ts', 'serve', '--models', dir, '--port', '0', '--device', 'cpu', '--workers', values.workers, '--max-batch', values['max-batch']]);
+  const ganforge = await startChild(['--import', 'tsx', 'cli/main.ts', 'serve', '--models', dir, '--port', '0', '--device', 'cpu', '--workers', values.workers, '--max-batch', values['max-batch'], '--api-only']);
   const png = await fetchBytes(`${ganforge.url}/generate?seed=1`);
   const pngFile = join(dir, 'fixed.png');
   writeFileSync(pngFile, png);

@@ -4,12 +4,14 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import type { GenerateLimits } from '../common/generate-params.ts';
 import { createApp } from './app.ts';
 import { InferencePool, type InferencePoolOptions } from './inference-pool.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import { loadModelRepository, type ModelRepository } from './model-repository.ts';
 import type { Device } from './ort-node.ts';
+import { webAssetsRouter } from './web-assets.ts';
 
 export interface ServerOptions {
   /** Folder of .onnx generators. */
@@ -32,6 +34,11 @@ export interface ServerOptions {
   version?: string;
   /** How long close() waits for in-flight requests before cutting connections, ms. Default 10000. */
   closeTimeoutMs?: number;
+  /**
+   * The browser client (serve/web-assets.ts: demo page at /, files under /web/): false = API only, a string = its
+   * built folder. Default: this package's web/dist (answers a JSON 404 naming the build command until it is built).
+   */
+  web?: false | string;
 }
 
 export interface RunningServer {
@@ -48,7 +55,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const repository = await loadModelRepository({ dir: modelsDir, device, logger });
   if (repository.models.size === 0) logger({ level: 'warn', event: 'no-models', modelsDir, refused: repository.refused.length });
   const pool = await InferencePool.start({ ...options.pool, models: [...repository.models.values()], device, workers: options.workers, logger });
-  const app = createApp({ repository, pool, limits: options.limits, logger, version: options.version });
+  const api = createApp({ repository, pool, limits: options.limits, logger, version: options.version });
+  let app: express.Express = api;
+  if (options.web !== false) {
+    // The client router answers only / and /web/*; everything else falls through to the API and its 404.
+    app = express();
+    app.disable('x-powered-by');
+    app.use(webAssetsRouter(options.web === undefined ? {} : { distDir: options.web }));
+    app.use(api);
+  }
   const server: Server = createServer(app);
   try {
     server.listen(port, host);

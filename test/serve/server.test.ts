@@ -3,6 +3,8 @@
 // killed worker, and graceful close.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { INTERNAL_MESSAGE } from '../../serve/http-errors.ts';
@@ -25,7 +27,7 @@ interface Health {
 
 before(async () => {
   ({ dir, cleanup } = makeModelsDir(MODEL_SPECS));
-  server = await startServer({ modelsDir: dir, port: 0, device: 'cuda', workers: 1, logger: (e) => logs.push(e) });
+  server = await startServer({ modelsDir: dir, port: 0, device: 'cuda', workers: 1, logger: (e) => logs.push(e), web: false });
 });
 
 after(async () => {
@@ -51,7 +53,7 @@ test('--device cuda without a GPU: /healthz shows CPU providers and the fallback
 });
 
 test('same seed gives identical bytes from two separately started servers', async () => {
-  const other = await startServer({ modelsDir: dir, port: 0, device: 'cpu', workers: 2, logger: () => {} });
+  const other = await startServer({ modelsDir: dir, port: 0, device: 'cpu', workers: 2, logger: () => {}, web: false });
   try {
     for (const query of ['seed=42&n=6', 'seed=42&n=3&format=npy', 'model=digits&seed=7&n=4&class=one']) {
       const a = await getBytes(`${server.url}/generate?${query}`);
@@ -97,7 +99,7 @@ test('a killed worker: its request fails with a clean 500, the worker is restart
 });
 
 test('close() lets an in-flight request finish, then refuses connections', async () => {
-  const closing = await startServer({ modelsDir: dir, port: 0, device: 'cpu', workers: 1, logger: () => {} });
+  const closing = await startServer({ modelsDir: dir, port: 0, device: 'cpu', workers: 1, logger: () => {}, web: false });
   const inFlight = getBytes(`${closing.url}/generate?model=slow&n=32&seed=3`);
   while (closing.pool.stats().busy === 0) await new Promise((resolve) => setTimeout(resolve, 2));
   await closing.close();
@@ -105,8 +107,33 @@ test('close() lets an in-flight request finish, then refuses connections', async
   await assert.rejects(fetch(`${closing.url}/healthz`));
 });
 
+test('the browser client is served at / in front of the API; web: false leaves / to the API 404', async () => {
+  const small = makeModelsDir({ default: {} });
+  const dist = join(small.dir, 'client');
+  mkdirSync(dist);
+  writeFileSync(join(dist, 'index.html'), '<!doctype html><title>ganforge</title>');
+  writeFileSync(join(dist, 'ganforge.js'), 'export {};');
+  const withWeb = await startServer({ modelsDir: small.dir, port: 0, device: 'cpu', workers: 1, logger: () => {}, web: dist });
+  try {
+    const page = await fetch(`${withWeb.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>ganforge<\/title>/);
+    assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.equal((await getBytes(`${withWeb.url}/generate?seed=1`)).status, 200);
+    const missing = await getJson<ErrorBody>(`${withWeb.url}/nope`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error, 'NOT_FOUND');
+  } finally {
+    await withWeb.close();
+    small.cleanup();
+  }
+  const apiOnly = await getJson<ErrorBody>(`${server.url}/`);
+  assert.equal(apiOnly.status, 404);
+  assert.equal(apiOnly.body.error, 'NOT_FOUND');
+});
+
 test('ganforge serve (the CLI) starts, serves and exits 0 on SIGTERM', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'serve', '--models', dir, '--port', '0', '--device', 'cpu', '--workers', '1', '--max-images', '2'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'serve', '--models', dir, '--port', '0', '--device', 'cpu', '--workers', '1', '--max-images', '2', '--api-only'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
