@@ -23,7 +23,6 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 export function setCrossOriginIsolation(res: Response): void {
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
-  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
 }
 
 /** GET / → the demo page; GET /web/* → the built client. Mount before the API's not-found handler. */
@@ -31,10 +30,11 @@ export function webAssetsRouter(options: WebAssetsOptions = {}): Router {
   const distDir = resolve(options.distDir ?? findDistDir());
   const router = express.Router();
 
-  router.use((_req: Request, res: Response, next: NextFunction) => {
+  // Only the page and its assets: the API's responses stay embeddable by other sites (<img src=".../generate">).
+  const isolate = (_req: Request, res: Response, next: NextFunction) => {
     setCrossOriginIsolation(res);
     next();
-  });
+  };
 
   // Answered here rather than passed on: the router may be mounted outside the API app and its error handler.
   const requireBuilt = (_req: Request, res: Response, next: NextFunction) => {
@@ -46,7 +46,7 @@ export function webAssetsRouter(options: WebAssetsOptions = {}): Router {
     next();
   };
 
-  router.get(['/', '/index.html'], requireBuilt, (_req: Request, res: Response, next: NextFunction) => {
+  router.get(['/', '/index.html'], isolate, requireBuilt, (_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Cache-Control', 'no-cache');
     res.sendFile(join(distDir, 'index.html'), (error?: Error) => {
       if (error !== undefined) next(error);
@@ -55,6 +55,7 @@ export function webAssetsRouter(options: WebAssetsOptions = {}): Router {
 
   router.use(
     '/web',
+    isolate,
     requireBuilt,
     express.static(distDir, {
       index: false,

@@ -67,6 +67,11 @@ describe('webAssetsRouter', () => {
     assert.equal(response.status, 200);
     const body = (await response.json()) as { default: string };
     assert.equal(body.default, 'default');
+    // Isolation headers are for the page: other sites may still embed /generate's images.
+    assert.equal(response.headers.get('cross-origin-embedder-policy'), null);
+    const image = await fetch(`${server.url}/generate?n=1&seed=1&format=png`);
+    assert.equal(image.status, 200);
+    assert.equal(image.headers.get('cross-origin-resource-policy'), null);
   });
 });
 
