@@ -5,23 +5,18 @@
 // Run: npx tsx bench/browser-throughput.ts   (needs Debian's chromium: apt-get install -y chromium)
 
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import express from 'express';
 import { chromium, type Browser } from 'playwright-core';
 import { sampleLatents } from '../common/latents.ts';
 import { MANIFEST_FORMAT, type ModelManifest } from '../common/manifest.ts';
 import { exportGenerator } from '../export/export-generator.ts';
-import { createApp } from '../serve/app.ts';
-import { InferencePool } from '../serve/inference-pool.ts';
 import { silentLogger } from '../serve/logger.ts';
-import { loadModelRepository } from '../serve/model-repository.ts';
 import { createNodeSession, onnxruntimeVersion, ort } from '../serve/ort-node.ts';
-import { BUILD_WEB_COMMAND, webAssetsRouter } from '../serve/web-assets.ts';
+import { startServer } from '../serve/server.ts';
+import { BUILD_WEB_COMMAND } from '../serve/web-assets.ts';
 import { buildMlpGenerator, mlpDefaults } from '../train/models/mlp.ts';
 
 export interface BrowserBenchOptions {
@@ -91,14 +86,8 @@ export async function benchBrowserThroughput(options: BrowserBenchOptions = {}):
 
   const modelsDir = mkdtempSync(join(tmpdir(), 'ganforge-bench-'));
   writeFileSync(join(modelsDir, 'default.onnx'), bytes);
-  const repository = await loadModelRepository({ dir: modelsDir, device: 'cpu' });
-  const pool = await InferencePool.start({ models: [...repository.models.values()], device: 'cpu', workers: 1, logger: silentLogger });
-  const app = express();
-  app.use(webAssetsRouter());
-  app.use(createApp({ repository, pool }));
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await startServer({ modelsDir, port: 0, device: 'cpu', workers: 1, logger: silentLogger });
+  const { url } = server;
   let browser: Browser | undefined;
   const firstGridMs: Record<string, number> = {};
   let chromiumVersion: string | undefined;
@@ -141,9 +130,7 @@ export async function benchBrowserThroughput(options: BrowserBenchOptions = {}):
     }
   } finally {
     await browser?.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await pool.close();
+    await server.close();
     rmSync(modelsDir, { recursive: true, force: true });
   }
   const environment = `${cores} cores, Node ${process.version}, onnxruntime-node ${onnxruntimeVersion} (CPU EP), headless Chromium ${chromiumVersion ?? '?'} (--disable-gpu) with onnxruntime-web 1.30.0 wasm over loopback`;

@@ -1,18 +1,13 @@
-// What the web tests serve: the real ganforge server (model repository, inference workers, HTTP API) with the web
-// client router in front, on a loopback port, over fixture generators; and a build of web/dist when it is stale.
+// What the web tests serve: the real server that `ganforge serve` starts (startServer: model repository, inference
+// workers, HTTP API, the web client router in front) on a loopback port over fixture generators; and a build of
+// web/dist when it is stale.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
-import { createApp } from '../../serve/app.ts';
-import { InferencePool } from '../../serve/inference-pool.ts';
 import { silentLogger } from '../../serve/logger.ts';
-import { loadModelRepository } from '../../serve/model-repository.ts';
-import { webAssetsRouter } from '../../serve/web-assets.ts';
+import { startServer } from '../../serve/server.ts';
 import { writeFixtureModels } from '../fixtures/onnx-fixtures.ts';
 
 export const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
@@ -42,21 +37,13 @@ export async function startWebTestServer(options: { distDir?: string } = {}): Pr
     default: { classes: DIGITS, latentDim: 16, imageShape: [28, 28, 1], weightSeed: 3 },
     plain: { latentDim: 8, imageShape: [12, 12, 1] },
   });
-  const repository = await loadModelRepository({ dir: modelsDir, device: 'cpu' });
-  const pool = await InferencePool.start({ models: [...repository.models.values()], device: 'cpu', workers: 1, logger: silentLogger });
-  const outer = express();
-  outer.use(webAssetsRouter(options.distDir === undefined ? {} : { distDir: options.distDir }));
-  outer.use(createApp({ repository, pool }));
-  const server = createServer(outer);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await startServer({ modelsDir, port: 0, device: 'cpu', workers: 1, logger: silentLogger, ...(options.distDir === undefined ? {} : { web: options.distDir }) });
+  const { url } = server;
   return {
     url,
     modelsDir,
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await pool.close();
+      await server.close();
       rmSync(modelsDir, { recursive: true, force: true });
     },
   };
