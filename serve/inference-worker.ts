@@ -16,7 +16,7 @@ const sessions = new Map<string, NodeSession & { latent: string; label: string |
 async function start(): Promise<void> {
   const providers: Record<string, { provider: string; fallbackReason: string | undefined }> = {};
   for (const model of init.models) {
-    const created = await createNodeSession(model.bytes, { device: model.device, intraOpNumThreads: init.intraOpNumThreads });
+    const created = await createNodeSession(model.bytes, { device: model.device, intraOpNumThreads: init.intraOpNumThreads, allowSpinning: init.allowSpinning });
     sessions.set(model.name, { ...created, latent: model.latent, label: model.label, output: model.output });
     providers[model.name] = { provider: created.provider, fallbackReason: created.fallbackReason };
   }

@@ -22,12 +22,22 @@ export interface CreateSessionOptions {
   device?: Device;
   /** Intra-op threads for the CPU provider (0 = onnxruntime's default). Default 0. */
   intraOpNumThreads?: number;
+  /**
+   * Whether idle intra-op threads busy-wait for work (onnxruntime's default). Spinning cuts latency on free cores but
+   * steals them from the HTTP thread and the other workers when sessions share a small machine. Default true.
+   */
+  allowSpinning?: boolean;
 }
 
 /** Creates a session on the best provider allowed by `device`, never failing for lack of CUDA alone. */
 export async function createNodeSession(model: Uint8Array | string, options: CreateSessionOptions = {}): Promise<NodeSession> {
-  const { device = 'auto', intraOpNumThreads = 0 } = options;
-  const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', ...(intraOpNumThreads > 0 ? { intraOpNumThreads } : {}) };
+  const { device = 'auto', intraOpNumThreads = 0, allowSpinning = true } = options;
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    ...(intraOpNumThreads > 0 ? { intraOpNumThreads } : {}),
+    // The Node binding takes session config entries as flat string keys (onnxruntime_session_options_config_keys.h).
+    ...(allowSpinning ? {} : { extra: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' } }),
+  };
   const create = (providers: ExecutionProvider[]) =>
     typeof model === 'string'
       ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })

@@ -27,7 +27,7 @@ export interface ServerOptions {
   /** Request limits. Default { maxImages: 64 }. */
   limits?: Partial<GenerateLimits>;
   /** Pool tuning beyond the worker count (batching, queue size, timeout). Default: the pool's defaults. */
-  pool?: Pick<InferencePoolOptions, 'maxBatchImages' | 'maxQueuedImages' | 'timeoutMs' | 'intraOpNumThreads'>;
+  pool?: Pick<InferencePoolOptions, 'maxBatchImages' | 'maxQueuedImages' | 'timeoutMs' | 'intraOpNumThreads' | 'allowSpinning'>;
   /** Default: JSON lines on stdout/stderr. */
   logger?: Logger;
   /** Reported by /healthz. Default '0.0.0'. */
