@@ -86,7 +86,10 @@ export function createApp(options: AppOptions): express.Express {
     const params = parseGenerateParams(query, model.manifest, limits, randomSeed);
     log.n = params.n;
     log.seed = params.seed;
-    const images = await generateImages(pool, model, params);
+    // A client that hangs up while its request is queued frees the queue slot instead of wasting a worker.
+    const abandoned = new AbortController();
+    res.on('close', () => { if (!res.writableFinished) abandoned.abort(new GanforgeError('TIMEOUT', 'the client closed the connection')); });
+    const images = await generateImages(pool, model, params, { signal: abandoned.signal });
     const { body, contentType } = encodeImages(images, format);
     res.setHeader('X-Ganforge-Model', model.name);
     res.setHeader('X-Ganforge-Seed', String(params.seed));
@@ -151,6 +154,7 @@ export function createApp(options: AppOptions): express.Express {
       next(error); // express closes the connection
       return;
     }
+    if (status === 503) res.setHeader('Retry-After', '1');
     res.status(status).json(body);
   });
 

@@ -6,7 +6,7 @@ import { sampleLatents } from '../common/latents.ts';
 import type { ModelManifest } from '../common/manifest.ts';
 import { tileImages } from '../common/pixels.ts';
 import { encodePng } from '../common/png.ts';
-import type { GeneratorRunner } from './inference-pool.ts';
+import type { GeneratorRunner, RunOptions } from './inference-pool.ts';
 import { encodeNpyFloat32 } from './npy.ts';
 
 export interface GeneratedImages {
@@ -26,6 +26,7 @@ export async function generateImages(
   runner: GeneratorRunner,
   model: { name: string; manifest: ModelManifest },
   params: GenerateParams,
+  options: RunOptions = {},
 ): Promise<GeneratedImages> {
   const { manifest } = model;
   const latent = sampleLatents({
@@ -36,7 +37,7 @@ export async function generateImages(
     truncationMode: params.truncationMode,
   });
   const labels = params.labels === null ? null : BigInt64Array.from(params.labels, (label) => BigInt(label));
-  const output = await runner.run(model.name, { latent, labels, count: params.n });
+  const output = await runner.run(model.name, { latent, labels, count: params.n }, options);
   const [height, width, channels] = manifest.imageShape;
   const expected = [params.n, height, width, channels];
   if (output.dims.length !== 4 || output.dims.some((d, i) => d !== expected[i])) {

@@ -59,7 +59,12 @@ export interface GeneratorOutput {
 
 /** Anything that runs a generator: the pool, or a test double-free direct runner. */
 export interface GeneratorRunner {
-  run(model: string, input: GeneratorInput): Promise<GeneratorOutput>;
+  run(model: string, input: GeneratorInput, options?: RunOptions): Promise<GeneratorOutput>;
+}
+
+export interface RunOptions {
+  /** Aborting drops the request if it is still queued (e.g. the HTTP client went away); a running batch finishes. Default: none. */
+  signal?: AbortSignal;
 }
 
 export interface PoolStats {
@@ -180,7 +185,9 @@ export class InferencePool implements GeneratorRunner {
     return pool;
   }
 
-  run(model: string, input: GeneratorInput): Promise<GeneratorOutput> {
+  run(model: string, input: GeneratorInput, options: RunOptions = {}): Promise<GeneratorOutput> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (this.closing) return Promise.reject(new GanforgeError('OVERLOADED', 'the server is shutting down; retry on another instance'));
     const served = this.models.get(model);
     if (served === undefined) return Promise.reject(new GanforgeError('UNKNOWN_MODEL', `unknown model '${model}'`, { parameter: 'model' }));
@@ -195,19 +202,28 @@ export class InferencePool implements GeneratorRunner {
       return Promise.reject(new GanforgeError('OVERLOADED', `the server has ${this.load()} images queued (limit ${this.maxQueuedImages}); retry shortly`));
     }
     return new Promise<GeneratorOutput>((resolve, reject) => {
+      // Only a job still in the queue can be withdrawn; one in a worker's batch is settled by that batch.
+      const withdraw = (error: Error) => {
+        const queued = this.queue.indexOf(job);
+        if (queued < 0) return;
+        this.queue.splice(queued, 1);
+        this.settle(job, error);
+        this.checkDrained();
+      };
+      const onAbort = () => withdraw(signal!.reason as Error);
       const job: Job = {
         model,
         input,
-        resolve,
-        reject,
+        resolve: (output) => { signal?.removeEventListener('abort', onAbort); resolve(output); },
+        reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error); },
         settled: false,
         timer: setTimeout(() => {
-          const queued = this.queue.indexOf(job);
-          if (queued >= 0) this.queue.splice(queued, 1);
+          withdraw(new GanforgeError('TIMEOUT', `the generator did not answer within ${this.timeoutMs} ms`));
+          // A job already running times out too; its late result is dropped by settle().
           this.settle(job, new GanforgeError('TIMEOUT', `the generator did not answer within ${this.timeoutMs} ms`));
-          this.checkDrained();
         }, this.timeoutMs),
       };
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(job);
       this.dispatch();
     });

@@ -8,7 +8,6 @@ import { after, before, test } from 'node:test';
 import { decode } from 'fast-png';
 import { toByte } from '../../common/pixels.ts';
 import { createApp } from '../../serve/app.ts';
-import { INTERNAL_MESSAGE } from '../../serve/http-errors.ts';
 import { InferencePool } from '../../serve/inference-pool.ts';
 import type { LogEntry } from '../../serve/logger.ts';
 import { loadModelRepository, type ModelRepository } from '../../serve/model-repository.ts';
@@ -238,16 +237,21 @@ test('one JSON log line per request, with an id matching the X-Request-Id header
   assert.equal(badLine.error, 'INVALID_PARAMETER');
 });
 
-test('a failing generator is a generic 500 INTERNAL; details go to the log only', async () => {
-  const failing = createApp({ repository, pool: { run: () => Promise.reject(new Error('native crash at /secret/path')) }, logger: (e) => logs.push(e) });
-  const other = createServer(failing).listen(0, '127.0.0.1');
+test('a full queue is 503 OVERLOADED with Retry-After, and the server keeps serving', async () => {
+  const tight = await InferencePool.start({ models: [...repository.models.values()], device: 'cpu', workers: 1, maxQueuedImages: 4 });
+  const app = createApp({ repository, pool: tight, limits: { maxImages: 16 } });
+  const other = createServer(app).listen(0, '127.0.0.1');
   await once(other, 'listening');
+  const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
   try {
-    const response = await getJson<ErrorBody>(`http://127.0.0.1:${(other.address() as AddressInfo).port}/generate?seed=1`);
-    assert.equal(response.status, 500);
-    assert.deepEqual(response.body, { error: 'INTERNAL', message: INTERNAL_MESSAGE });
-    assert.ok(logs.some((e) => e.event === 'internal-error' && String(e.error).includes('/secret/path')));
+    const overloaded = await getJson<ErrorBody>(`${url}/generate?n=5`);
+    assert.equal(overloaded.status, 503);
+    assert.equal(overloaded.headers.get('retry-after'), '1');
+    assert.equal(overloaded.body.error, 'OVERLOADED');
+    assert.match(overloaded.body.message, /limit 4/);
+    assert.equal((await getBytes(`${url}/generate?n=4`)).status, 200);
   } finally {
     other.close();
+    await tight.close();
   }
 });

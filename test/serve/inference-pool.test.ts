@@ -71,7 +71,7 @@ test('a killed worker fails its batch with INTERNAL, is restarted, and the pool 
   const restarts = pool.stats().restarts;
   const running = pool.run('slow', input(8, 64, 3));
   const queued = pool.run('small', input(8, 1, 4));
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  // The run message is already posted; from this call on, whatever the worker answers is dropped.
   await pool.killWorker(0);
   await assert.rejects(running, (error: unknown) => error instanceof GanforgeError && error.code === 'INTERNAL');
   // The queued request was not in the dead worker; it runs on the replacement.
@@ -85,14 +85,32 @@ test('unknown models, wrong inputs, overload and timeouts are clean errors', asy
   await assert.rejects(pool.run('nope', input(8, 1, 1)), (e: unknown) => e instanceof GanforgeError && e.code === 'UNKNOWN_MODEL');
   await assert.rejects(pool.run('small', input(7, 1, 1)), RangeError);
   await assert.rejects(pool.run('digits', input(8, 1, 1)), /needs 1 labels/);
-  const tight = await InferencePool.start({ models: [slow], device: 'cpu', workers: 1, maxQueuedImages: 70, timeoutMs: 40 });
+  // Each slow n=64 run is 1.6 GFLOP (tens of ms on any CPU): the queued second one cannot finish within 10 ms.
+  const tight = await InferencePool.start({ models: [slow], device: 'cpu', workers: 1, maxQueuedImages: 130, timeoutMs: 10 });
   try {
-    const first = tight.run('slow', input(8, 64, 1));
-    await assert.rejects(tight.run('slow', input(8, 8, 2)), (e: unknown) => e instanceof GanforgeError && e.code === 'OVERLOADED');
-    await assert.rejects(first, (e: unknown) => e instanceof GanforgeError && e.code === 'TIMEOUT');
+    const first = tight.run('slow', input(8, 64, 1)).catch((e: unknown) => e);
+    const second = tight.run('slow', input(8, 64, 2));
+    await assert.rejects(tight.run('slow', input(8, 8, 3)), (e: unknown) => e instanceof GanforgeError && e.code === 'OVERLOADED' && /limit 130/.test(e.message));
+    await assert.rejects(second, (e: unknown) => e instanceof GanforgeError && e.code === 'TIMEOUT' && /10 ms/.test(e.message));
+    await first;
+    assert.equal(tight.stats().queuedRequests, 0);
   } finally {
     await tight.close();
   }
+});
+
+test('aborting a queued request withdraws it before it reaches a worker', async () => {
+  const before = pool.stats();
+  const blocker = pool.run('slow', input(8, 64, 6));
+  const controller = new AbortController();
+  const withdrawn = pool.run('small', input(8, 1, 7), { signal: controller.signal });
+  assert.equal(pool.stats().queuedRequests, 1);
+  controller.abort(new Error('client went away'));
+  await assert.rejects(withdrawn, /client went away/);
+  assert.equal(pool.stats().queuedRequests, 0);
+  await blocker;
+  assert.equal(pool.stats().batches - before.batches, 1, 'only the blocker ran');
+  await assert.rejects(pool.run('small', input(8, 1, 7), { signal: AbortSignal.abort(new Error('already')) }), /already/);
 });
 
 test('option ranges are checked', async () => {

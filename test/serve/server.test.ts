@@ -93,6 +93,7 @@ test('a killed worker: its request fails with a clean 500, the worker is restart
   const failed = await doomed;
   assert.equal(failed.status, 500);
   assert.deepEqual(failed.body, { error: 'INTERNAL', message: INTERNAL_MESSAGE });
+  assert.ok(logs.some((e) => e.event === 'internal-error' && /worker 0 stopped while running this request/.test(String(e.error))), 'the details are in the log');
   const next = await getBytes(`${server.url}/generate?seed=1`);
   assert.equal(next.status, 200);
   const health = (await getJson<Health>(`${server.url}/healthz`)).body;
