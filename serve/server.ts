@@ -58,10 +58,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const api = createApp({ repository, pool, limits: options.limits, logger, version: options.version });
   let app: express.Express = api;
   if (options.web !== false) {
-    // The client router answers only / and /web/*; everything else falls through to the API and its 404.
+    // Only the page and its files go through the client router: it marks every response cross-origin isolated
+    // (COOP/COEP/CORP same-origin), which must not stop other sites embedding /generate images or fetching models.
+    const web = webAssetsRouter(options.web === undefined ? {} : { distDir: options.web });
     app = express();
     app.disable('x-powered-by');
-    app.use(webAssetsRouter(options.web === undefined ? {} : { distDir: options.web }));
+    app.use((req, res, next) => (req.path === '/' || req.path === '/index.html' || req.path.startsWith('/web/') ? web(req, res, next) : next()));
     app.use(api);
   }
   const server: Server = createServer(app);

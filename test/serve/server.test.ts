@@ -122,7 +122,10 @@ test('the browser client is served at / in front of the API; web: false leaves /
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>ganforge<\/title>/);
     assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
-    assert.equal((await getBytes(`${withWeb.url}/generate?seed=1`)).status, 200);
+    const image = await getBytes(`${withWeb.url}/generate?seed=1`);
+    assert.equal(image.status, 200);
+    assert.equal(image.headers.get('cross-origin-resource-policy'), null, 'API responses stay embeddable from other origins');
+    assert.equal((await fetch(`${withWeb.url}/web/ganforge.js`)).status, 200);
     const missing = await getJson<ErrorBody>(`${withWeb.url}/nope`);
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error, 'NOT_FOUND');
