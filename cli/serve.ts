@@ -29,23 +29,14 @@ options:
 export const serveCommand: Subcommand = {
   summary: 'serve a folder of .onnx generators over HTTP',
   async run(args: string[]): Promise<number> {
-    const { values } = parseArgs({
-      args,
-      options: {
-        models: { type: 'string', default: 'models' },
-        port: { type: 'string', default: '8080' },
-        host: { type: 'string', default: '127.0.0.1' },
-        device: { type: 'string', default: 'auto' },
-        workers: { type: 'string' },
-        'max-images': { type: 'string', default: '64' },
-        'max-batch': { type: 'string' },
-        'timeout-ms': { type: 'string' },
-        'web-dist': { type: 'string' },
-        'api-only': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    });
+    let parsed;
+    try {
+      parsed = parseServeArgs(args);
+    } catch (error) {
+      console.error(`ganforge serve: ${(error as Error).message}; see 'ganforge serve --help'`);
+      return 2;
+    }
+    const { values } = parsed;
     if (values.help) {
       console.log(HELP);
       return 0;
@@ -105,4 +96,24 @@ function packageVersion(): string {
     }
   }
   return '0.0.0';
+}
+
+function parseServeArgs(args: string[]) {
+  return parseArgs({
+    args,
+    options: {
+      models: { type: 'string', default: 'models' },
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      device: { type: 'string', default: 'auto' },
+      workers: { type: 'string' },
+      'max-images': { type: 'string', default: '64' },
+      'max-batch': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      'web-dist': { type: 'string' },
+      'api-only': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
 }

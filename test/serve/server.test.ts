@@ -174,6 +174,9 @@ test('CLI flags are checked', async () => {
   const device = await run(['--device', 'tpu']);
   assert.equal(device.code, 2);
   assert.match(device.stderr, /'--device' must be one of auto, cuda, cpu, got 'tpu'/);
+  const unknown = await run(['--bogus']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /Unknown option '--bogus'/);
   const port = await run(['--models', dir, '--port', '70000']);
   assert.equal(port.code, 2);
   assert.match(port.stderr, /'--port' must be an integer in \[0, 65535\], got '70000'/);
