@@ -64,7 +64,7 @@ export function encodeImages(images: GeneratedImages, format: OutputFormat): Enc
         seed: images.seed,
         shape: images.shape,
         range: images.range,
-        ...(images.labels === null ? {} : { classes: images.labels }),
+        labels: images.labels,
         data: Array.from(images.data),
       };
       return { body: new TextEncoder().encode(JSON.stringify(json)), contentType: 'application/json; charset=utf-8' };

@@ -92,7 +92,7 @@ test('JSON: model, seed, shape, range, data length; values inside the tanh range
   assert.equal(body.seed, 5);
   assert.deepEqual(body.shape, [3, 6, 5, 1]);
   assert.deepEqual(body.range, [-1, 1]);
-  assert.equal(body.classes, undefined);
+  assert.equal(body.labels, null);
   assert.equal(body.data.length, 3 * 6 * 5);
   assert.ok(body.data.every((v) => v > -1 && v < 1));
   assert.ok(new Set(body.data).size > 80, 'not a constant output');
@@ -111,10 +111,10 @@ test('NPY: header parses and values equal the JSON values', async () => {
 
 test('conditional model: classes cycle by default, a fixed class by index or name, labels change the image', async () => {
   const cycled = (await getJson<ImagesJson>(`${base}/generate?model=digits&seed=1&n=4&format=json`)).body;
-  assert.deepEqual(cycled.classes, [0, 1, 2, 0]);
+  assert.deepEqual(cycled.labels, [0, 1, 2, 0]);
   const byName = (await getJson<ImagesJson>(`${base}/generate?model=digits&seed=1&n=2&class=TWO&format=json`)).body;
   const byIndex = (await getJson<ImagesJson>(`${base}/generate?model=digits&seed=1&n=2&class=2&format=json`)).body;
-  assert.deepEqual(byName.classes, [2, 2]);
+  assert.deepEqual(byName.labels, [2, 2]);
   assert.deepEqual(byName.data, byIndex.data);
   const zero = (await getJson<ImagesJson>(`${base}/generate?model=digits&seed=1&n=1&class=0&format=json`)).body;
   assert.deepEqual(zero.data, cycled.data.slice(0, 30), 'image 0 of the cycled grid has class 0');

@@ -236,9 +236,9 @@ async function renderOnce(): Promise<void> {
 async function generateOnServer(entry: ModelEntry, raw: Record<string, string>): Promise<GenerateResult> {
   const params = new URLSearchParams({ model: entry.name, ...raw, format: 'json' });
   const response = await fetch(`/generate?${params}`);
-  const body = (await response.json()) as Partial<GenerateResult> & { message?: string; data?: number[]; classes?: number[] };
+  const body = (await response.json()) as Partial<GenerateResult> & { message?: string; data?: number[] };
   if (!response.ok) throw new Error(`server: ${body.message ?? `HTTP ${response.status}`}`);
-  return { model: body.model!, seed: body.seed!, shape: body.shape!, range: body.range!, labels: body.labels ?? body.classes ?? null, data: Float32Array.from(body.data!) };
+  return { model: body.model!, seed: body.seed!, shape: body.shape!, range: body.range!, labels: body.labels ?? null, data: Float32Array.from(body.data!) };
 }
 
 function download(): void {
