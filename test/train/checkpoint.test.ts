@@ -38,7 +38,7 @@ describe('checkpoints', () => {
     const runDir = await tempDir('ckpt');
     const { generator, discriminator } = pair(1);
     // Non-default moving statistics, so the test notices if they are not saved.
-    for (const w of generator.nonTrainableWeights) w.write(tf.randomUniform(w.shape, 0.5, 2, 'float32', 9));
+    for (const w of generator.nonTrainableWeights) w.write(tf.randomUniform(w.shape as number[], 0.5, 2, 'float32', 9));
     const dir = await saveCheckpoint({ runDir, generator, discriminator, sidecar: sidecar(12) });
     assert.equal(dir, join(runDir, 'checkpoints', 'step-000012'));
     const loaded = await loadCheckpoint(runDir);
