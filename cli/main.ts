@@ -7,6 +7,7 @@ const SUBCOMMANDS: Readonly<Record<string, () => Promise<Subcommand>>> = Object.
   train: async () => (await import('./train.ts')).trainCommand,
   export: async () => (await import('./export.ts')).exportCommand,
   serve: async () => (await import('./serve.ts')).serveCommand,
+  eval: async () => (await import('./eval.ts')).evalCommand,
 });
 
 function usage(): string {
@@ -17,6 +18,7 @@ function usage(): string {
     '  train    train a GAN on a dataset            ganforge train --family mlp --dataset mnist --out runs/mlp',
     '  export   export a run\'s generator to ONNX    ganforge export runs/mlp --out models/mlp.onnx',
     '  serve    serve a folder of .onnx generators  ganforge serve --models models --port 8080',
+    '  eval     measure an MNIST generator          ganforge eval models/default.onnx --truncation 1,0.7',
     '',
     "'ganforge <command> --help' lists a command's options.",
   ].join('\n');
