@@ -18,7 +18,7 @@ interface ImagesJson {
   seed: number;
   shape: number[];
   range: number[];
-  classes?: number[];
+  labels: number[] | null;
   data: number[];
 }
 
