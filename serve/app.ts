@@ -26,8 +26,10 @@ export interface AppOptions {
 }
 
 export const DEFAULT_MAX_IMAGES = 64;
-const GENERATE_PARAMETERS = ['model', 'n', 'seed', 'class', 'truncation', 'truncationMode', 'format'] as const;
-const ROUTES = ['GET /generate', 'GET /models', 'GET /models/:name.onnx', 'GET /healthz'];
+/** Query parameters /generate takes (also the source of /openapi.json). */
+export const GENERATE_PARAMETERS = ['model', 'n', 'seed', 'class', 'truncation', 'truncationMode', 'format'] as const;
+/** Every route the API answers (also the source of /openapi.json and of the 404 message). */
+export const ROUTES = ['GET /generate', 'GET /models', 'GET /models/:name.onnx', 'GET /healthz', 'GET /readyz'] as const;
 
 /** Per-request facts the access log line reports. */
 interface RequestLog {
@@ -136,6 +138,23 @@ export function createApp(options: AppOptions): express.Express {
       fallbackReasons: Object.fromEntries(models.filter((m) => m.fallbackReason !== undefined).map((m) => [m.name, m.fallbackReason])),
       refused: repository.refused.map((r) => r.file),
       ...(pool.stats === undefined ? {} : { workers: pool.stats() }),
+    });
+  });
+
+  // Readiness, unlike /healthz (liveness): 200 only while requests can be answered at full speed, i.e. models are
+  // loaded, the pool accepts work and at least one worker has created and warmed up its sessions.
+  app.get('/readyz', (_req: Request, res: Response) => {
+    const stats = pool.stats?.();
+    const reasons: string[] = [];
+    if (repository.models.size === 0) reasons.push('no models are loaded');
+    if (stats !== undefined && !stats.accepting) reasons.push('the server is shutting down');
+    if (stats !== undefined && stats.ready === 0) reasons.push(`none of the ${stats.workers} inference workers is warmed up yet`);
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(reasons.length === 0 ? 200 : 503).json({
+      status: reasons.length === 0 ? 'ready' : 'not-ready',
+      reasons,
+      models: [...repository.models.keys()],
+      ...(stats === undefined ? {} : { workers: { total: stats.workers, ready: stats.ready } }),
     });
   });
 

@@ -42,6 +42,16 @@ export interface InferencePoolOptions {
   timeoutMs?: number;
   /** Worker restarts and failures are reported here. Default: nothing. */
   logger?: Logger;
+  /** Told about queue waits and batch sizes (serve/metrics.ts feeds /metrics from it). Default: nothing. */
+  observer?: PoolObserver;
+}
+
+/** Hooks for metrics; called synchronously on the HTTP thread, so they must be cheap and must not throw. */
+export interface PoolObserver {
+  /** A batch went to a worker: `images` images merged from `requests` requests of one model. */
+  batchDispatched(model: string, images: number, requests: number): void;
+  /** A request left the queue for a worker after waiting `seconds`. */
+  queueWaited(model: string, seconds: number): void;
 }
 
 /** One request's generator input: `count` latents (row-major) and, for a conditional model, one label each. */
@@ -75,11 +85,13 @@ export interface PoolStats {
   restarts: number;
   batches: number;
   mergedRequests: number;
+  /** False once close() was called: new requests are refused. */
+  accepting: boolean;
 }
 
 // ---- messages between the pool and its workers ----
 export interface WorkerInit {
-  models: { name: string; bytes: Uint8Array; device: Device; latent: string; label: string | null; output: string }[];
+  models: { name: string; bytes: Uint8Array; device: Device; latentDim: number; latent: string; label: string | null; output: string }[];
   intraOpNumThreads: number;
   allowSpinning: boolean;
 }
@@ -87,7 +99,7 @@ export type MainToWorker =
   | { type: 'run'; id: number; model: string; latent: Float32Array; labels: BigInt64Array | null; count: number }
   | { type: 'exit'; code: number };
 export type WorkerToMain =
-  | { type: 'ready'; providers: Record<string, { provider: string; fallbackReason: string | undefined }> }
+  | { type: 'ready'; providers: Record<string, { provider: string; fallbackReason: string | undefined; warmupMs: number }> }
   | { type: 'init-error'; message: string }
   | { type: 'result'; id: number; data: Float32Array; dims: number[] }
   | { type: 'error'; id: number; message: string };
@@ -99,6 +111,8 @@ interface Job {
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
   settled: boolean;
+  /** performance.now() when queued. */
+  queuedAt: number;
 }
 
 interface Batch {
@@ -137,6 +151,7 @@ export class InferencePool implements GeneratorRunner {
   private readonly maxBatchImages: number;
   private readonly maxQueuedImages: number;
   private readonly timeoutMs: number;
+  private readonly observer: PoolObserver | undefined;
   private nextBatchId = 1;
   private restarts = 0;
   private batches = 0;
@@ -152,11 +167,13 @@ export class InferencePool implements GeneratorRunner {
     this.maxBatchImages = options.maxBatchImages ?? 64;
     this.maxQueuedImages = options.maxQueuedImages ?? 1024;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.observer = options.observer;
     this.init = {
       models: options.models.map((m) => ({
         name: m.name,
         bytes: m.bytes,
         device: m.provider ?? options.device ?? 'auto',
+        latentDim: m.manifest.latentDim,
         latent: m.manifest.inputs.latent,
         label: m.manifest.inputs.label,
         output: m.manifest.output,
@@ -217,6 +234,7 @@ export class InferencePool implements GeneratorRunner {
         resolve: (output) => { signal?.removeEventListener('abort', onAbort); resolve(output); },
         reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error); },
         settled: false,
+        queuedAt: performance.now(),
         timer: setTimeout(() => {
           withdraw(new GanforgeError('TIMEOUT', `the generator did not answer within ${this.timeoutMs} ms`));
           // A job already running times out too; its late result is dropped by settle().
@@ -238,6 +256,7 @@ export class InferencePool implements GeneratorRunner {
       restarts: this.restarts,
       batches: this.batches,
       mergedRequests: this.mergedRequests,
+      accepting: !this.closing,
     };
   }
 
@@ -292,6 +311,7 @@ export class InferencePool implements GeneratorRunner {
                 this.logger({ level: 'warn', event: 'worker-provider-mismatch', worker: slot.index, model: name, expected, provider, reason: fallbackReason });
               }
             }
+            this.logger({ level: 'info', event: 'worker-ready', worker: slot.index, warmupMs: Object.fromEntries(Object.entries(message.providers).map(([name, p]) => [name, Math.round(p.warmupMs * 10) / 10])) });
             slot.ready = true;
             slot.failures = 0;
             resolve();
@@ -360,6 +380,11 @@ export class InferencePool implements GeneratorRunner {
       slot.batch = batch;
       this.batches += 1;
       this.mergedRequests += jobs.length - 1;
+      if (this.observer !== undefined) {
+        const now = performance.now();
+        for (const job of jobs) this.observer.queueWaited(batch.model, (now - job.queuedAt) / 1000);
+        this.observer.batchDispatched(batch.model, count, jobs.length);
+      }
       const latent = jobs.length === 1 ? head.input.latent.slice() : concatFloat32(jobs.map((j) => j.input.latent));
       const labels = head.input.labels === null ? null : concatInt64(jobs.map((j) => j.input.labels!));
       const message: MainToWorker = { type: 'run', id: batch.id, model: batch.model, latent, labels, count };
