@@ -1,5 +1,5 @@
 // Conditional MLP GAN (Mirza & Osindero 2014; MLP layout as in PyTorch-GAN's cgan/cgan.py). The label enters the
-// generator by an embedding multiplied into z (PyTorch-GAN's AC-GAN input, 'multiply') or concatenated to it ('concat'),
+// generator by an embedding concatenated to z ('concat') or multiplied into it (PyTorch-GAN's AC-GAN input, 'multiply'),
 // and the discriminator by projection (Miyato & Koyama 2018: logit = ψ(φ(x)) + ⟨embed(y), φ(x)⟩, 'projection') or by
 // concatenation to the flattened image ('concat'). Concatenating a 10-wide label to 784 pixels conditions D weakly: in
 // our runs the rows of the class grid were still identical after two epochs, where projection separates them within one.
@@ -14,11 +14,15 @@ export interface CganConfig {
   generatorUnits: number[];
   /** Discriminator hidden widths, first to last. Default [512, 512, 512]. */
   discriminatorUnits: number[];
-  /** Width of the label embedding in G and D. Default 0 = the number of classes (as in PyTorch-GAN). */
+  /** Width of the concatenated label embedding in G (and in D with 'concat'); 0 = the number of classes (as in PyTorch-GAN). Default 50. */
   embeddingDim: number;
   /** Dropout rate after the discriminator's hidden layers except the first (tfjs dropout masks are not seeded). Default 0.3. */
   discriminatorDropout: number;
-  /** How the label enters the generator. Default 'multiply'. */
+  /**
+   * How the label enters the generator. Default 'concat': with 'multiply' the class signal is z·embed(y), so the
+   * truncation trick (which shrinks z) also fades the class; measured at epoch 1, truncation 0.7 cut conditional
+   * accuracy from 72% to 60%. Concatenated, the label is untouched by truncation.
+   */
   generatorConditioning: 'multiply' | 'concat';
   /** How the label enters the discriminator. Default 'projection'. */
   discriminatorConditioning: 'projection' | 'concat';
@@ -31,9 +35,9 @@ export interface CganConfig {
 export const cganDefaults: Readonly<CganConfig> = Object.freeze({
   generatorUnits: [128, 256, 512, 1024],
   discriminatorUnits: [512, 512, 512],
-  embeddingDim: 0,
+  embeddingDim: 50,
   discriminatorDropout: 0.3,
-  generatorConditioning: 'multiply',
+  generatorConditioning: 'concat',
   discriminatorConditioning: 'projection',
   leakySlope: 0.2,
   batchNormMomentum: 0.9,
