@@ -87,6 +87,12 @@ export interface StepMetrics {
   dFake: number;
   /** Steps per second over the epoch so far. */
   stepsPerSecond: number;
+  /** Auxiliary-classifier families: D's class cross-entropy, mean over the real and the fake batch (ln 10 ≈ 2.30 untrained on 10 classes). */
+  dClassLoss?: number;
+  /** Auxiliary-classifier families: share of the real batch whose class D's classifier head gets right. */
+  dClassAccuracy?: number;
+  /** Auxiliary-classifier families: class cross-entropy of G's fakes for the labels they were generated for (in gLoss weighted). */
+  gClassLoss?: number;
 }
 
 export interface TrainGanResult {
@@ -121,6 +127,20 @@ export interface GanStepperOptions {
   learningRateDiscriminator: number;
   beta1: number;
   seed: number;
+  /**
+   * Weight of the auxiliary class loss when the discriminator returns [logit, class logits] (AC-GAN); null when it
+   * returns the logit alone. Default null.
+   */
+  classLossWeight?: number | null;
+}
+
+/** What one discriminator update reports; the class fields only for an auxiliary-classifier discriminator. */
+export interface DiscriminatorStepMetrics {
+  dLoss: number;
+  dReal: number;
+  dFake: number;
+  dClassLoss?: number;
+  dClassAccuracy?: number;
 }
 
 /**
@@ -136,9 +156,21 @@ export class GanStepper {
   private readonly optimizerD: tf.Optimizer;
   private readonly generatorVariables: tf.Variable[];
   private readonly discriminatorVariables: tf.Variable[];
+  private readonly classLossWeight: number | null;
 
   constructor(options: GanStepperOptions) {
     this.options = options;
+    this.classLossWeight = options.classLossWeight ?? null;
+    const outputs = options.discriminator.outputs.length;
+    if (outputs !== (this.classLossWeight === null ? 1 : 2)) {
+      throw new RangeError(`the discriminator has ${outputs} outputs; 'classLossWeight' ${this.classLossWeight === null ? 'null needs 1 (the logit)' : 'set needs 2 (logit, class logits)'}`);
+    }
+    if (this.classLossWeight !== null) {
+      if (options.numClasses === null) throw new RangeError(`an auxiliary classifier needs 'numClasses', got null`);
+      if (!(this.classLossWeight >= 0) || !Number.isFinite(this.classLossWeight)) {
+        throw new RangeError(`'classLossWeight' must be a finite number ≥ 0, got ${this.classLossWeight}`);
+      }
+    }
     this.generator = options.generator;
     this.discriminator = options.discriminator;
     this.optimizerG = tf.train.adam(options.learningRateGenerator, options.beta1, 0.999);
@@ -148,49 +180,73 @@ export class GanStepper {
   }
 
   /** One discriminator update on a real batch (and its labels when conditional). `key` picks the fake batch's z. */
-  trainDiscriminatorStep(real: tf.Tensor4D, labels: tf.Tensor2D | null, key: number): { dLoss: number; dReal: number; dFake: number } {
+  trainDiscriminatorStep(real: tf.Tensor4D, labels: tf.Tensor2D | null, key: number): DiscriminatorStepMetrics {
     const batchSize = real.shape[0];
+    const auxiliary = this.classLossWeight !== null;
+    if (auxiliary && labels === null) throw new RangeError('an auxiliary-classifier discriminator step needs the real batch\'s labels, got null');
     let kept: tf.Tensor[] = [];
     try {
-      const dLoss = tf.tidy(() => {
+      tf.tidy(() => {
         const [z, fakeLabels] = this.latentBatch(batchSize, key);
         const fakes = withFrozenStatistics(this.generator, () =>
           this.generator.apply(fakeLabels ? [z, fakeLabels] : z, { training: true }) as tf.Tensor);
-        const { value, grads } = tf.variableGrads(() => {
-          const realLogits = this.discriminator.apply(labels ? [real, labels] : real, { training: true }) as tf.Tensor;
-          const fakeLogits = this.discriminator.apply(fakeLabels ? [fakes, fakeLabels] : fakes, { training: true }) as tf.Tensor;
-          kept = [tf.keep(tf.sigmoid(realLogits).mean()), tf.keep(tf.sigmoid(fakeLogits).mean())];
+        const { grads } = tf.variableGrads(() => {
+          // An auxiliary-classifier D sees the image alone; the label only enters its class loss.
+          const realOut = this.discriminate(real, auxiliary ? null : labels);
+          const fakeOut = this.discriminate(fakes, auxiliary ? null : fakeLabels);
           // BCE(real → 1) and BCE(fake → 0) on logits: softplus(−l) and softplus(l).
-          return tf.add(tf.softplus(tf.neg(realLogits)).mean(), tf.softplus(fakeLogits).mean()).div<tf.Scalar>(2);
+          const adversarial = tf.add(tf.softplus(tf.neg(realOut.logits)).mean(), tf.softplus(fakeOut.logits).mean()).div<tf.Scalar>(2);
+          kept = [tf.keep(adversarial.clone()), tf.keep(tf.sigmoid(realOut.logits).mean()), tf.keep(tf.sigmoid(fakeOut.logits).mean())];
+          if (!auxiliary) return adversarial; // the optimizer disposes what it is given, hence the kept clone
+          const classLoss = tf.add(classCrossEntropy(realOut.classLogits!, labels!), classCrossEntropy(fakeOut.classLogits!, fakeLabels!)).div<tf.Scalar>(2);
+          const correct = tf.equal(tf.argMax(realOut.classLogits!, 1), labels!.reshape([-1])).cast('float32').mean();
+          kept.push(tf.keep(classLoss), tf.keep(correct));
+          return tf.add<tf.Scalar>(adversarial, classLoss.mul(this.classLossWeight));
         }, this.discriminatorVariables);
         this.optimizerD.applyGradients(grads);
-        return value;
       });
-      const [loss, dReal, dFake] = readScalars([dLoss, ...kept]);
-      dLoss.dispose();
-      return { dLoss: loss!, dReal: dReal!, dFake: dFake! };
+      const [dLoss, dReal, dFake, dClassLoss, dClassAccuracy] = readScalars(kept);
+      return { dLoss: dLoss!, dReal: dReal!, dFake: dFake!, ...(auxiliary ? { dClassLoss: dClassLoss!, dClassAccuracy: dClassAccuracy! } : {}) };
     } finally {
       for (const t of kept) t.dispose();
     }
   }
 
   /** One generator update through the (untouched) discriminator. */
-  trainGeneratorStep(batchSize: number, key: number): { gLoss: number } {
-    const gLoss = tf.tidy(() => {
-      const [z, fakeLabels] = this.latentBatch(batchSize, key);
-      const cost = this.optimizerG.minimize(() => {
-        const fakes = this.generator.apply(fakeLabels ? [z, fakeLabels] : z, { training: true }) as tf.Tensor;
-        const logits = withFrozenStatistics(this.discriminator, () =>
-          this.discriminator.apply(fakeLabels ? [fakes, fakeLabels] : fakes, { training: true }) as tf.Tensor);
-        return this.options.loss === 'non-saturating'
-          ? tf.softplus(tf.neg(logits)).mean<tf.Scalar>() // −log D(G(z))
-          : tf.neg(tf.softplus(logits)).mean<tf.Scalar>(); // log(1 − D(G(z)))
-      }, true, this.generatorVariables);
-      return cost!;
-    });
-    const [value] = readScalars([gLoss]);
-    gLoss.dispose();
-    return { gLoss: value! };
+  /** One generator update through the (untouched) discriminator. gLoss is the adversarial part; gClassLoss the class part. */
+  trainGeneratorStep(batchSize: number, key: number): { gLoss: number; gClassLoss?: number } {
+    const auxiliary = this.classLossWeight !== null;
+    let kept: tf.Tensor[] = [];
+    try {
+      tf.tidy(() => {
+        const [z, fakeLabels] = this.latentBatch(batchSize, key);
+        this.optimizerG.minimize(() => {
+          const fakes = this.generator.apply(fakeLabels ? [z, fakeLabels] : z, { training: true }) as tf.Tensor;
+          const { logits, classLogits } = withFrozenStatistics(this.discriminator, () => this.discriminate(fakes, auxiliary ? null : fakeLabels));
+          const adversarial = this.options.loss === 'non-saturating'
+            ? tf.softplus(tf.neg(logits)).mean<tf.Scalar>() // −log D(G(z))
+            : tf.neg(tf.softplus(logits)).mean<tf.Scalar>(); // log(1 − D(G(z)))
+          kept = [tf.keep(adversarial.clone())];
+          if (!auxiliary) return adversarial; // the optimizer disposes what it is given, hence the kept clone
+          // G is rewarded when D's classifier recognises the fake as the class it was asked to draw.
+          const classLoss = classCrossEntropy(classLogits!, fakeLabels!);
+          kept.push(tf.keep(classLoss));
+          return tf.add<tf.Scalar>(adversarial, classLoss.mul(this.classLossWeight));
+        }, false, this.generatorVariables);
+      });
+      const [gLoss, gClassLoss] = readScalars(kept);
+      return { gLoss: gLoss!, ...(auxiliary ? { gClassLoss: gClassLoss! } : {}) };
+    } finally {
+      for (const t of kept) t.dispose();
+    }
+  }
+
+  /** The discriminator in training mode; `label` is its second input (null for unconditional or auxiliary-classifier D). */
+  private discriminate(images: tf.Tensor, label: tf.Tensor | null): { logits: tf.Tensor; classLogits: tf.Tensor | null } {
+    const out = this.discriminator.apply(label ? [images, label] : images, { training: true }) as tf.Tensor | tf.Tensor[];
+    if (this.classLossWeight === null) return { logits: out as tf.Tensor, classLogits: null };
+    const [logits, classLogits] = out as tf.Tensor[];
+    return { logits: logits!, classLogits: classLogits! };
   }
 
   /** z ~ N(0, I) and uniform fake labels, both a function of (seed, key) so a resumed run draws the same batches. */
@@ -220,6 +276,12 @@ export function withFrozenStatistics<T>(model: tf.LayersModel, fn: () => T): T {
     frozen.forEach((w, i) => w.write(saved[i]!));
     for (const s of saved) s.dispose();
   }
+}
+
+/** Sparse softmax cross-entropy: class logits [B, K] against int32 labels [B, 1], mean over the batch. */
+function classCrossEntropy(classLogits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  const oneHot = tf.oneHot(labels.reshape<tf.Tensor1D>([-1]), classLogits.shape[1]!);
+  return tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(classLogits)), 1)).mean<tf.Scalar>();
 }
 
 function readScalars(tensors: tf.Tensor[]): number[] {
@@ -274,6 +336,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
   const stepper = new GanStepper({
     ...pair, numClasses, latentDim: o.latentDim, loss: o.loss, learningRateGenerator: o.learningRateGenerator,
     learningRateDiscriminator: o.learningRateDiscriminator, beta1: o.beta1, seed: o.seed,
+    classLossWeight: family.auxiliaryClassifier === true ? classLossWeightOf(family, familyConfig) : null,
   });
   const backend = tf.getBackend();
   const started = performance.now();
@@ -303,7 +366,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     command: o.command,
     durationSeconds: Math.round(seconds() * 10) / 10,
     savedAt: new Date().toISOString(),
-    metrics: last === null ? {} : { dLoss: last.dLoss, gLoss: last.gLoss, dReal: last.dReal, dFake: last.dFake, stepsPerSecond: last.stepsPerSecond },
+    metrics: last === null ? {} : Object.fromEntries(Object.entries(last).filter(([k, v]) => k !== 'step' && k !== 'epoch' && typeof v === 'number')),
   });
   const save = async () => {
     checkpointDir = await saveCheckpoint({ runDir, ...pair, sidecar: sidecar(), keep: o.keepCheckpoints });
@@ -329,7 +392,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
       while (step < epochEnd) {
         if (o.signal?.aborted) { aborted = true; break; }
         const inEpoch = step - (epoch - 1) * stepsPerEpoch;
-        let d = { dLoss: 0, dReal: 0, dFake: 0 };
+        let d: DiscriminatorStepMetrics = { dLoss: 0, dReal: 0, dFake: 0 };
         for (let j = 0; j < o.discriminatorSteps; j++) {
           const batch = inEpoch * o.discriminatorSteps + j;
           for (let b = 0; b < o.batchSize; b++) {
@@ -349,8 +412,8 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
         const g = stepper.trainGeneratorStep(o.batchSize, 2 * step + 1);
         step += 1;
         const elapsed = (performance.now() - epochTimer) / 1000;
-        last = { step, epoch, ...d, gLoss: g.gLoss, stepsPerSecond: (step - epochStart) / Math.max(elapsed, 1e-9) };
-        if (![last.dLoss, last.gLoss, last.dReal, last.dFake].every(Number.isFinite)) {
+        last = { step, epoch, ...d, ...g, stepsPerSecond: (step - epochStart) / Math.max(elapsed, 1e-9) };
+        if (![last.dLoss, last.gLoss, last.dReal, last.dFake, last.dClassLoss ?? 0, last.gClassLoss ?? 0].every(Number.isFinite)) {
           throw new GanforgeError('NAN_LOSS',
             `training diverged at step ${step} (epoch ${epoch}): D loss ${last.dLoss}, G loss ${last.gLoss}; ` +
             `${checkpointDir ? `the last good checkpoint is ${checkpointDir}` : 'no checkpoint was saved before it'}; try lower learning rates`);
@@ -400,7 +463,16 @@ export function sampleGrid(generator: tf.LayersModel, context: BuildContext, num
 }
 
 function describeMetrics(m: StepMetrics): string {
-  return `D ${m.dLoss.toFixed(3)} G ${m.gLoss.toFixed(3)} D(x) ${m.dReal.toFixed(2)} D(G(z)) ${m.dFake.toFixed(2)} ${m.stepsPerSecond.toFixed(1)} step/s`;
+  const classes = m.dClassAccuracy === undefined ? '' : ` cls D ${m.dClassLoss!.toFixed(3)} G ${m.gClassLoss!.toFixed(3)} acc ${(100 * m.dClassAccuracy).toFixed(0)}%`;
+  return `D ${m.dLoss.toFixed(3)} G ${m.gLoss.toFixed(3)} D(x) ${m.dReal.toFixed(2)} D(G(z)) ${m.dFake.toFixed(2)}${classes} ${m.stepsPerSecond.toFixed(1)} step/s`;
+}
+
+/** An auxiliary-classifier family's class-loss weight from its config (the contract in family.ts). */
+function classLossWeightOf(family: GanFamily<object>, config: Record<string, unknown>): number {
+  const weight = config.classLossWeight ?? 1;
+  if (typeof weight !== 'number') throw new TypeError(`family '${family.name}' config 'classLossWeight' must be a number, got ${JSON.stringify(weight)}`);
+  if (!(weight >= 0) || !Number.isFinite(weight)) throw new RangeError(`family '${family.name}' config 'classLossWeight' must be a finite number ≥ 0, got ${weight}`);
+  return weight;
 }
 
 function shuffledIndices(count: number, random: SeededRandom): Int32Array {

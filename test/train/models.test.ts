@@ -26,8 +26,16 @@ describe('GAN families', () => {
           assert.deepEqual(images.shape, [5, ...imageShape]);
           const [min, max] = [images.min().dataSync()[0]!, images.max().dataSync()[0]!];
           assert.ok(min >= -1 && max <= 1, `tanh output in [-1, 1], got [${min}, ${max}]`);
-          const logits = discriminator.predict(family.conditional ? [images, labels] : images) as tf.Tensor;
-          assert.deepEqual(logits.shape, [5, 1]);
+          if (family.auxiliaryClassifier === true) {
+            // AC-GAN: D sees the image alone and answers with a real/fake logit and class logits.
+            assert.deepEqual(discriminator.inputNames, ['image']);
+            const [logits, classLogits] = discriminator.predict(images) as tf.Tensor[];
+            assert.deepEqual(logits!.shape, [5, 1]);
+            assert.deepEqual(classLogits!.shape, [5, 7]);
+          } else {
+            const logits = discriminator.predict(family.conditional ? [images, labels] : images) as tf.Tensor;
+            assert.deepEqual(logits.shape, [5, 1]);
+          }
         });
         for (const layer of generator.layers) {
           assert.ok(GENERATOR_LAYERS.includes(layer.getClassName()), `${layer.name} is a ${layer.getClassName()}, which the exporter cannot map`);
@@ -45,14 +53,18 @@ describe('GAN families', () => {
     });
   }
 
-  it('cgan refuses an unlabelled dataset', () => {
-    assert.throws(() => getFamily('cgan').buildGenerator(resolveFamilyConfig(getFamily('cgan')), { imageShape: [8, 8, 1], numClasses: null, latentDim: 4, seed: 0 }),
-      /needs a labelled dataset/);
-  });
+  for (const name of ['cgan', 'acgan']) {
+    it(`${name} refuses an unlabelled dataset`, () => {
+      const family = getFamily(name);
+      const context: BuildContext = { imageShape: [8, 8, 1], numClasses: null, latentDim: 4, seed: 0 };
+      assert.throws(() => family.buildGenerator(resolveFamilyConfig(family), context), /needs a labelled dataset/);
+      assert.throws(() => family.buildDiscriminator(resolveFamilyConfig(family), context), /needs a labelled dataset/);
+    });
+  }
 
   it('unknown families throw UNKNOWN_FAMILY listing the valid names', () => {
     assert.throws(() => getFamily('dcgann'), (e: unknown) =>
-      e instanceof GanforgeError && e.code === 'UNKNOWN_FAMILY' && e.message.includes('mlp, cgan'));
+      e instanceof GanforgeError && e.code === 'UNKNOWN_FAMILY' && e.message.includes('mlp, cgan, acgan'));
     assert.throws(() => getFamily('toString'), (e: unknown) => e instanceof GanforgeError && e.code === 'UNKNOWN_FAMILY');
     assert.ok(Object.isFrozen(FAMILIES));
   });

@@ -17,6 +17,7 @@ import { mnistSubset, sameBits, snapshotWeights, tempDir, useBestBackend } from 
 const SMALL = {
   mlp: { generatorUnits: [32, 64], discriminatorUnits: [64, 32] },
   cgan: { generatorUnits: [32, 64], discriminatorUnits: [64, 32] },
+  acgan: { generatorUnits: [32, 64], discriminatorUnits: [64, 32] },
 } as const;
 
 let mnist: Dataset;
@@ -27,13 +28,13 @@ describe('training', () => {
     mnist = await mnistSubset(256);
   });
 
-  for (const name of ['mlp', 'cgan'] as const) {
+  for (const name of ['mlp', 'cgan', 'acgan'] as const) {
     it(`${name}: D step leaves G bit-identical, G step leaves D bit-identical, both move their own side, no leak`, () => {
       const family = getFamily(name);
       const context = { imageShape: [28, 28, 1] as [number, number, number], numClasses: family.conditional ? 10 : null, latentDim: 8, seed: 1 };
       const pair = buildGanPair(family, resolveFamilyConfig(family, SMALL[name]), context);
       const stepper = new GanStepper({ ...pair, numClasses: context.numClasses, latentDim: 8, loss: 'non-saturating',
-        learningRateGenerator: 1e-3, learningRateDiscriminator: 1e-3, beta1: 0.5, seed: 1 });
+        learningRateGenerator: 1e-3, learningRateDiscriminator: 1e-3, beta1: 0.5, seed: 1, classLossWeight: family.auxiliaryClassifier === true ? 1 : null });
       const real = tf.tensor4d(mnist.images.subarray(0, 16 * 784), [16, 28, 28, 1]);
       const labels = family.conditional ? tf.tensor2d(mnist.labels!.subarray(0, 16), [16, 1], 'int32') : null;
       const iterate = (i: number) => {
@@ -47,12 +48,19 @@ describe('training', () => {
       const d = stepper.trainDiscriminatorStep(real, labels, 100);
       assert.ok([d.dLoss, d.dReal, d.dFake].every(Number.isFinite));
       assert.ok(d.dReal > 0 && d.dReal < 1 && d.dFake > 0 && d.dFake < 1);
+      if (family.auxiliaryClassifier === true) {
+        assert.ok(d.dClassLoss! > 0 && Number.isFinite(d.dClassLoss), `class loss ${d.dClassLoss}`);
+        assert.ok(d.dClassAccuracy! >= 0 && d.dClassAccuracy! <= 1, `class accuracy ${d.dClassAccuracy}`);
+      } else {
+        assert.equal(d.dClassLoss, undefined);
+      }
       assert.ok(sameBits(snapshotWeights(pair.generator), g0), 'the D step changed generator weights or BN statistics');
       const d1 = snapshotWeights(pair.discriminator);
       assert.ok(!sameBits(d1, d0), 'the D step did not move the discriminator');
 
       const g = stepper.trainGeneratorStep(16, 101);
       assert.ok(Number.isFinite(g.gLoss));
+      assert.equal(Number.isFinite(g.gClassLoss), family.auxiliaryClassifier === true);
       assert.ok(sameBits(snapshotWeights(pair.discriminator), d1), 'the G step changed discriminator weights');
       const g1 = snapshotWeights(pair.generator);
       assert.ok(!sameBits(g1, g0), 'the G step did not move the generator');

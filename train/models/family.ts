@@ -30,13 +30,22 @@ export interface GanFamily<Config extends object = Record<string, unknown>> {
   name: string;
   /** One line for `--help` and the README. */
   summary: string;
-  /** True when generator and discriminator take a class label as a second input. */
+  /** True when the generator takes a class label as a second input (and the discriminator too, unless auxiliaryClassifier). */
   conditional: boolean;
+  /**
+   * AC-GAN style (conditional families only): the discriminator takes the image alone and returns [logit [B, 1], class
+   * logits [B, numClasses]]; the trainer adds the class loss, weighted by the config's numeric `classLossWeight`
+   * field, to both sides' losses. Default false.
+   */
+  auxiliaryClassifier?: boolean;
   /** The family's config with every field set. */
   defaults: Readonly<Config>;
   /** Generator: z [B, latentDim] (+ label [B, 1] int32 when conditional) → image [B, H, W, C] in [-1, 1] (tanh). */
   buildGenerator(config: Config, context: BuildContext): tf.LayersModel;
-  /** Discriminator: image [B, H, W, C] (+ label [B, 1]) → one logit [B, 1] (no sigmoid: the losses take logits). */
+  /**
+   * Discriminator: image [B, H, W, C] (+ label [B, 1]) → one logit [B, 1] (no sigmoid: the losses take logits); with
+   * auxiliaryClassifier, image → [logit [B, 1], class logits [B, numClasses]].
+   */
   buildDiscriminator(config: Config, context: BuildContext): tf.LayersModel;
 }
 

@@ -1,6 +1,7 @@
 // The frozen list of GAN families. Adding a family = one file in train/models/ plus one line here.
 
 import { GanforgeError } from '../../common/errors.ts';
+import { acganFamily } from './acgan.ts';
 import { cganFamily } from './cgan.ts';
 import type { GanFamily } from './family.ts';
 import { mlpFamily } from './mlp.ts';
@@ -8,6 +9,7 @@ import { mlpFamily } from './mlp.ts';
 export const FAMILIES: Readonly<Record<string, GanFamily<object>>> = Object.freeze({
   mlp: mlpFamily,
   cgan: cganFamily,
+  acgan: acganFamily,
 });
 
 /** The family called `name`; unknown names → GanforgeError('UNKNOWN_FAMILY') listing the valid ones. */

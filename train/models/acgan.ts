@@ -1,0 +1,93 @@
+// Auxiliary-classifier GAN (Odena et al. 2017; PyTorch-GAN's acgan/acgan.py). The generator is conditioned like cgan's
+// 'multiply' mode (a label embedding multiplied into z); the discriminator sees only the image and has two heads, the
+// real/fake logit and class logits, so the label reaches G through a classification loss instead of through D's input.
+// Bodies are MLPs rather than the reference's convolutions: on 2 CPU cores with wasm a conv step is ~50× slower, and
+// every generator layer here maps to ONNX.
+
+import * as tf from '@tensorflow/tfjs';
+import { LABEL_INPUT, LATENT_INPUT, SeedSequence, type BuildContext, type GanFamily } from './family.ts';
+import { denseLayer } from './mlp.ts';
+
+export interface AcganConfig {
+  /** Generator hidden widths, first to last. Default [128, 256, 512, 1024]. */
+  generatorUnits: number[];
+  /** Discriminator hidden widths shared by both heads, first to last. Default [512, 512, 256]. */
+  discriminatorUnits: number[];
+  /** Dropout rate after each discriminator hidden layer but the first (0.25 as in the reference; masks are not seeded). Default 0.25. */
+  discriminatorDropout: number;
+  /** Weight of the auxiliary class loss added to D's loss (real and fake images) and to G's loss (fakes). Default 1. */
+  classLossWeight: number;
+  /** LeakyReLU slope for both networks. Default 0.2. */
+  leakySlope: number;
+  /** BatchNorm momentum of the generator's moving statistics (see MlpConfig). Default 0.9. */
+  batchNormMomentum: number;
+}
+
+export const acganDefaults: Readonly<AcganConfig> = Object.freeze({
+  generatorUnits: [128, 256, 512, 1024],
+  discriminatorUnits: [512, 512, 256],
+  discriminatorDropout: 0.25,
+  classLossWeight: 1,
+  leakySlope: 0.2,
+  batchNormMomentum: 0.9,
+});
+
+/** Name of the discriminator's class-logits output layer (the second output). */
+export const CLASS_LOGITS = 'd_class_logits';
+
+function classCount(context: BuildContext): number {
+  if (context.numClasses === null || context.numClasses < 2) {
+    throw new RangeError(`family 'acgan' is conditional and needs a labelled dataset with at least 2 classes, got ${context.numClasses ?? 'no labels'}`);
+  }
+  return context.numClasses;
+}
+
+export function buildAcganGenerator(config: AcganConfig, context: BuildContext): tf.LayersModel {
+  const numClasses = classCount(context);
+  const [height, width, channels] = context.imageShape;
+  const seeds = new SeedSequence(context.seed);
+  const z = tf.input({ shape: [context.latentDim], name: LATENT_INPUT }); // [B, latentDim]
+  const label = tf.input({ shape: [1], dtype: 'int32', name: LABEL_INPUT }); // [B, 1]
+  // N(0, 1) rows (as torch.nn.Embedding) keep z·embedding at unit scale.
+  const embedded = tf.layers.embedding({
+    inputDim: numClasses, outputDim: context.latentDim, name: 'g_label_embedding',
+    embeddingsInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 1, seed: seeds.take() }),
+  }).apply(label) as tf.SymbolicTensor; // [B, 1, latentDim]
+  const flatLabel = tf.layers.flatten({ name: 'g_label_flat' }).apply(embedded) as tf.SymbolicTensor; // [B, latentDim]
+  let h = tf.layers.multiply({ name: 'g_condition' }).apply([z, flatLabel]) as tf.SymbolicTensor; // [B, latentDim]
+  config.generatorUnits.forEach((units, i) => {
+    h = denseLayer(units, seeds, `g_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
+    if (i > 0) h = tf.layers.batchNormalization({ momentum: config.batchNormMomentum, name: `g_bn_${i}` }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `g_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
+  });
+  h = denseLayer(height * width * channels, seeds, 'g_dense_out').apply(h) as tf.SymbolicTensor; // [B, H·W·C]
+  h = tf.layers.activation({ activation: 'tanh', name: 'g_tanh' }).apply(h) as tf.SymbolicTensor;
+  const image = tf.layers.reshape({ targetShape: [height, width, channels], name: 'g_image' }).apply(h) as tf.SymbolicTensor; // [B, H, W, C]
+  return tf.model({ inputs: [z, label], outputs: image, name: 'generator' });
+}
+
+/** image [B, H, W, C] → [logit [B, 1], class logits [B, numClasses]] (no sigmoid/softmax: the losses take logits). */
+export function buildAcganDiscriminator(config: AcganConfig, context: BuildContext): tf.LayersModel {
+  const numClasses = classCount(context);
+  const seeds = new SeedSequence(context.seed ^ 0x5bd1e995);
+  const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
+  let h = tf.layers.flatten({ name: 'd_flatten' }).apply(image) as tf.SymbolicTensor; // [B, H·W·C]
+  config.discriminatorUnits.forEach((units, i) => {
+    h = denseLayer(units, seeds, `d_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
+    if (i > 0 && config.discriminatorDropout > 0) h = tf.layers.dropout({ rate: config.discriminatorDropout, name: `d_dropout_${i}` }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `d_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
+  });
+  const logit = denseLayer(1, seeds, 'd_logit').apply(h) as tf.SymbolicTensor; // [B, 1]
+  const classLogits = denseLayer(numClasses, seeds, CLASS_LOGITS).apply(h) as tf.SymbolicTensor; // [B, numClasses]
+  return tf.model({ inputs: image, outputs: [logit, classLogits], name: 'discriminator' });
+}
+
+export const acganFamily: GanFamily<AcganConfig> = {
+  name: 'acgan',
+  summary: 'auxiliary-classifier GAN: label embedding multiplied into z (G); D sees only the image and also classifies it',
+  conditional: true,
+  auxiliaryClassifier: true,
+  defaults: acganDefaults,
+  buildGenerator: buildAcganGenerator,
+  buildDiscriminator: buildAcganDiscriminator,
+};
