@@ -7,10 +7,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { GanforgeError, InvalidParameterError, describeValue } from '../common/errors.ts';
 import { parseGenerateParams, parseOutputFormat, type GenerateLimits } from '../common/generate-params.ts';
 import { randomSeed } from '../common/latents.ts';
+import { generateEtag, ifNoneMatchHits } from './cache.ts';
 import { encodeImages, generateImages } from './generate.ts';
 import { toHttpError } from './http-errors.ts';
 import type { GeneratorRunner, PoolStats } from './inference-pool.ts';
 import type { Logger } from './logger.ts';
+import { createServerMetrics, type ServerMetrics } from './metrics.ts';
 import type { ModelRepository, ServedModel } from './model-repository.ts';
 
 export interface AppOptions {
@@ -23,13 +25,15 @@ export interface AppOptions {
   logger?: Logger;
   /** ganforge version reported by /healthz. Default '0.0.0'. */
   version?: string;
+  /** Series behind /metrics; pass the one whose `pool` observer the pool was started with. Default: a fresh set (no queue/batch series). */
+  metrics?: ServerMetrics;
 }
 
 export const DEFAULT_MAX_IMAGES = 64;
 /** Query parameters /generate takes (also the source of /openapi.json). */
 export const GENERATE_PARAMETERS = ['model', 'n', 'seed', 'class', 'truncation', 'truncationMode', 'format'] as const;
 /** Every route the API answers (also the source of /openapi.json and of the 404 message). */
-export const ROUTES = ['GET /generate', 'GET /models', 'GET /models/:name.onnx', 'GET /healthz', 'GET /readyz'] as const;
+export const ROUTES = ['GET /generate', 'GET /models', 'GET /models/:name.onnx', 'GET /healthz', 'GET /readyz', 'GET /metrics'] as const;
 
 /** Per-request facts the access log line reports. */
 interface RequestLog {
@@ -45,8 +49,14 @@ export function createApp(options: AppOptions): express.Express {
   const { repository, pool, logger = () => {}, version = '0.0.0' } = options;
   const limits: GenerateLimits = { maxImages: options.limits?.maxImages ?? DEFAULT_MAX_IMAGES };
   if (!Number.isInteger(limits.maxImages) || limits.maxImages < 1) throw new RangeError(`'limits.maxImages' must be a positive integer, got ${limits.maxImages}`);
+  const metrics = options.metrics ?? createServerMetrics();
+  metrics.attach({
+    models: () => [...repository.models.values()].map((m) => ({ name: m.name, provider: m.provider, sha256: m.sha256 })),
+    ...(pool.stats === undefined ? {} : { stats: () => pool.stats!() }),
+  });
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false); // express would tag every body, unseeded images included; routes set their own ETags
   app.set('query parser', 'simple'); // repeated keys become arrays; parse functions reject them by name
 
   app.use((req: Request, res: Response, next: NextFunction) => {
@@ -58,6 +68,12 @@ export function createApp(options: AppOptions): express.Express {
     const done = () => {
       if (logged) return;
       logged = true;
+      const seconds = (performance.now() - started) / 1000;
+      // The matched route pattern, never the raw path: a label per distinct URL would grow without bound.
+      const route = (req.route as { path?: unknown } | undefined)?.path;
+      const routeLabel = typeof route === 'string' ? route : 'unmatched';
+      metrics.requests.inc({ method: req.method, route: routeLabel, status: String(res.statusCode) });
+      metrics.requestDuration.observe({ route: routeLabel }, seconds);
       logger({
         level: res.statusCode >= 500 ? 'error' : 'info',
         event: 'request',
@@ -65,7 +81,7 @@ export function createApp(options: AppOptions): express.Express {
         method: req.method,
         path: req.path,
         status: res.statusCode,
-        ms: Math.round((performance.now() - started) * 10) / 10,
+        ms: Math.round(seconds * 10_000) / 10,
         aborted: !res.writableFinished,
       });
     };
@@ -88,13 +104,25 @@ export function createApp(options: AppOptions): express.Express {
     const params = parseGenerateParams(query, model.manifest, limits, randomSeed);
     log.n = params.n;
     log.seed = params.seed;
+    res.setHeader('X-Ganforge-Model', model.name);
+    res.setHeader('X-Ganforge-Seed', String(params.seed));
+    if (query.seed === undefined) {
+      res.setHeader('Cache-Control', 'no-store');
+    } else {
+      const etag = generateEtag(model.sha256, params, format);
+      res.setHeader('ETag', etag);
+      res.setHeader('Cache-Control', 'no-cache'); // cacheable, but revalidate: a re-export under the same name changes the tag
+      if (ifNoneMatchHits(req.get('If-None-Match'), etag)) {
+        res.status(304).end();
+        return;
+      }
+    }
     // A client that hangs up while its request is queued frees the queue slot instead of wasting a worker.
     const abandoned = new AbortController();
     res.on('close', () => { if (!res.writableFinished) abandoned.abort(new GanforgeError('TIMEOUT', 'the client closed the connection')); });
     const images = await generateImages(pool, model, params, { signal: abandoned.signal });
     const { body, contentType } = encodeImages(images, format);
-    res.setHeader('X-Ganforge-Model', model.name);
-    res.setHeader('X-Ganforge-Seed', String(params.seed));
+    metrics.imagesGenerated.inc({ model: model.name }, params.n);
     res.type(contentType).send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   });
 
@@ -156,6 +184,11 @@ export function createApp(options: AppOptions): express.Express {
       models: [...repository.models.keys()],
       ...(stats === undefined ? {} : { workers: { total: stats.workers, ready: stats.ready } }),
     });
+  });
+
+  app.get('/metrics', (_req: Request, res: Response) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.registry.render());
   });
 
   app.use((req: Request) => {

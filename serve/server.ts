@@ -9,6 +9,7 @@ import type { GenerateLimits } from '../common/generate-params.ts';
 import { createApp } from './app.ts';
 import { InferencePool, type InferencePoolOptions } from './inference-pool.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
+import { createServerMetrics } from './metrics.ts';
 import { loadModelRepository, type ModelRepository } from './model-repository.ts';
 import type { Device } from './ort-node.ts';
 import { webAssetsRouter } from './web-assets.ts';
@@ -54,8 +55,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`'port' must be an integer in [0, 65535], got ${port}`);
   const repository = await loadModelRepository({ dir: modelsDir, device, logger });
   if (repository.models.size === 0) logger({ level: 'warn', event: 'no-models', modelsDir, refused: repository.refused.length });
-  const pool = await InferencePool.start({ ...options.pool, models: [...repository.models.values()], device, workers: options.workers, logger });
-  const api = createApp({ repository, pool, limits: options.limits, logger, version: options.version });
+  const metrics = createServerMetrics();
+  const pool = await InferencePool.start({ ...options.pool, models: [...repository.models.values()], device, workers: options.workers, logger, observer: metrics.pool });
+  const api = createApp({ repository, pool, limits: options.limits, logger, version: options.version, metrics });
   let app: express.Express = api;
   if (options.web !== false) {
     // Only the page and its files go through the client router: it marks every response cross-origin isolated

@@ -1,0 +1,25 @@
+// HTTP caching of generated images. A request with a seed is a pure function of (model version, parameters, format),
+// so its response gets a strong ETag derived from exactly those and a matching If-None-Match is answered 304 without
+// running the generator. A request without a seed draws a random one and must never be cached.
+
+import { createHash } from 'node:crypto';
+import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
+
+/** Bump when the encoding of an unchanged model's output changes (PNG grid layout, JSON fields), to invalidate caches. */
+const ETAG_VERSION = 'g1';
+
+/** Strong ETag of a seeded /generate response: sha256 of model sha256 + normalized parameters + format. */
+export function generateEtag(modelSha256: string, params: GenerateParams, format: OutputFormat): string {
+  // Normalized: defaults filled in and class names resolved to per-image labels, so ?class=one and ?class=1 share a tag.
+  const normalized = JSON.stringify([ETAG_VERSION, modelSha256, params.n, params.seed, params.labels, params.truncation, params.truncationMode, format]);
+  return `"${ETAG_VERSION}-${createHash('sha256').update(normalized).digest('hex').slice(0, 32)}"`;
+}
+
+/** RFC 9110 §13.1.2 If-None-Match with weak comparison: '*' or any listed tag equal to `etag` ignoring W/. */
+export function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const trimmed = header.trim();
+  if (trimmed === '*') return true;
+  const opaque = etag.replace(/^W\//, '');
+  return trimmed.split(',').some((tag) => tag.trim().replace(/^W\//, '') === opaque);
+}
