@@ -7,6 +7,7 @@ import { parseInteger } from '../common/generate-params.ts';
 import { InvalidParameterError } from '../common/errors.ts';
 import { describeBackend, selectBackend } from '../train/backend.ts';
 import { evaluateGenerator, type SampleMetrics } from '../eval/evaluate.ts';
+import { writeTruncationGrid } from '../eval/truncation-grid.ts';
 import type { Subcommand } from './subcommand.ts';
 
 const HELP = `usage: ganforge eval <model.onnx> [options]
@@ -20,6 +21,7 @@ The judge (a small CNN trained on the MNIST training split) ships with ganforge 
   --samples-per-class N  generated samples per class (default 1000 → 10,000 per setting)
   --seed N               seed of the first sample batch (default 1000)
   --judge DIR            another judge folder (an empty one is trained into; default: the bundled judge)
+  --grid PNG             also write a picture: one row per truncation setting, same latents in every row
   --json                 print the report as JSON
   -h, --help             this text`;
 
@@ -29,7 +31,7 @@ async function run(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       truncation: { type: 'string' }, 'truncation-mode': { type: 'string' }, 'samples-per-class': { type: 'string' },
-      seed: { type: 'string' }, judge: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      seed: { type: 'string' }, judge: { type: 'string' }, grid: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -50,6 +52,10 @@ async function run(args: string[]): Promise<number> {
     seed: values.seed === undefined ? 1000 : parseInteger(values.seed, '--seed', 0, 2 ** 31),
     classifier: { ...(values.judge === undefined ? {} : { dir: values.judge }), log },
   });
+  if (values.grid !== undefined) {
+    const size = await writeTruncationGrid({ modelPath, truncations, truncationMode: parseTruncationMode(values['truncation-mode'] ?? 'psi', '--truncation-mode'), out: values.grid });
+    log(`wrote ${values.grid} (${size.width}×${size.height}): rows = truncation ${truncations.join(', ')}`);
+  }
   if (values.json) {
     console.log(JSON.stringify(report, null, 2));
     return 0;
