@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { GanforgeError } from '../../common/errors.ts';
 import { exportRun } from '../../export/export-run.ts';
 import { loadCheckpoint } from '../../train/checkpoint.ts';
 import type { Dataset } from '../../train/dataset/registry.ts';
@@ -95,6 +96,13 @@ describe('acgan', () => {
     await assert.rejects(trainGan({ ...base, familyConfig: { ...SMALL, classLossWeight: -1 }, outDir: await tempDir('acgan-bad') }),
       (e: unknown) => e instanceof RangeError && /classLossWeight' must be a finite number ≥ 0, got -1/.test(e.message));
     await assert.rejects(trainGan({ ...base, familyConfig: { classLossWeight: '1' }, outDir: await tempDir('acgan-bad') }), TypeError);
+  });
+
+  it('a NaN batch stops training with NAN_LOSS naming the step', async () => {
+    const poisoned: Dataset = { ...mnist, images: mnist.images.slice().fill(NaN) };
+    await assert.rejects(
+      trainGan({ family: 'acgan', familyConfig: SMALL, dataset: poisoned, steps: 3, batchSize: 32, latentDim: 8, outDir: await tempDir('acgan-nan'), progress: false }),
+      (e: unknown) => e instanceof GanforgeError && e.code === 'NAN_LOSS' && /at step 1\b/.test(e.message));
   });
 
   it('exports the generator to ONNX with parity in onnxruntime-node', async () => {
