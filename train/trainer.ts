@@ -212,7 +212,6 @@ export class GanStepper {
     }
   }
 
-  /** One generator update through the (untouched) discriminator. */
   /** One generator update through the (untouched) discriminator. gLoss is the adversarial part; gClassLoss the class part. */
   trainGeneratorStep(batchSize: number, key: number): { gLoss: number; gClassLoss?: number } {
     const auxiliary = this.classLossWeight !== null;
