@@ -10,8 +10,8 @@ const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
 
 const HELP = `usage: ganforge serve [options]
 
-Serves every <name>.onnx in the models folder: GET /generate, /models, /models/<name>.onnx, /healthz,
-and the browser client at / (demo page) and /web/.
+Serves every <name>.onnx in the models folder: GET /generate, /models, /models/<name>.onnx, /healthz, /readyz,
+/metrics (Prometheus), /openapi.json, and the browser client at / (demo page) and /web/.
 
 options:
   --models DIR        folder of exported generators (default: models)
@@ -22,6 +22,8 @@ options:
   --max-images N      largest n accepted by /generate (default: 64)
   --max-batch N       largest merged batch for dynamic batching, 1 = off (default: 64)
   --timeout-ms N      requests not answered in time fail with 504 (default: 30000)
+  --cors ORIGIN       let pages from ORIGIN (e.g. https://app.example) or '*' (any) read responses (default: same-origin only)
+  --max-query N       longest accepted query string in bytes (default: 2048)
   --web-dist DIR      built browser client served at / and /web/ (default: web/dist of this package)
   --api-only          serve the HTTP API only, no browser client
   -h, --help          show this help`;
@@ -62,6 +64,8 @@ export const serveCommand: Subcommand = {
         limits: { maxImages: integer('max-images', values['max-images'], 1, 4096) },
         pool: { maxBatchImages: integer('max-batch', values['max-batch'], 1, 4096), timeoutMs: integer('timeout-ms', values['timeout-ms'], 1, 3_600_000) },
         version: packageVersion(),
+        ...(values.cors === undefined ? {} : { cors: values.cors }),
+        maxQueryBytes: integer('max-query', values['max-query'], 64, 65_536),
         web: values['api-only'] ? false : values['web-dist'],
       });
     } catch (error) {
@@ -111,6 +115,8 @@ function parseServeArgs(args: string[]) {
       'max-batch': { type: 'string' },
       'timeout-ms': { type: 'string' },
       'web-dist': { type: 'string' },
+      cors: { type: 'string' },
+      'max-query': { type: 'string' },
       'api-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },

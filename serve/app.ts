@@ -13,6 +13,8 @@ import { toHttpError } from './http-errors.ts';
 import type { GeneratorRunner, PoolStats } from './inference-pool.ts';
 import type { Logger } from './logger.ts';
 import { createServerMetrics, type ServerMetrics } from './metrics.ts';
+import { buildOpenApi } from './openapi.ts';
+import { DEFAULT_MAX_QUERY_BYTES, EXPOSED_HEADERS, GENERATE_PARAMETERS, ROUTES } from './routes.ts';
 import type { ModelRepository, ServedModel } from './model-repository.ts';
 
 export interface AppOptions {
@@ -25,15 +27,15 @@ export interface AppOptions {
   logger?: Logger;
   /** ganforge version reported by /healthz. Default '0.0.0'. */
   version?: string;
+  /** Cross-origin reads: an origin ('https://app.example') or '*' gets Access-Control-Allow-Origin. Default: none, same-origin only. */
+  cors?: string;
+  /** Longest accepted query string, in bytes after '?'; longer fails with 400 INVALID_PARAMETER. Default 2048. */
+  maxQueryBytes?: number;
   /** Series behind /metrics; pass the one whose `pool` observer the pool was started with. Default: a fresh set (no queue/batch series). */
   metrics?: ServerMetrics;
 }
 
 export const DEFAULT_MAX_IMAGES = 64;
-/** Query parameters /generate takes (also the source of /openapi.json). */
-export const GENERATE_PARAMETERS = ['model', 'n', 'seed', 'class', 'truncation', 'truncationMode', 'format'] as const;
-/** Every route the API answers (also the source of /openapi.json and of the 404 message). */
-export const ROUTES = ['GET /generate', 'GET /models', 'GET /models/:name.onnx', 'GET /healthz', 'GET /readyz', 'GET /metrics'] as const;
 
 /** Per-request facts the access log line reports. */
 interface RequestLog {
@@ -49,6 +51,13 @@ export function createApp(options: AppOptions): express.Express {
   const { repository, pool, logger = () => {}, version = '0.0.0' } = options;
   const limits: GenerateLimits = { maxImages: options.limits?.maxImages ?? DEFAULT_MAX_IMAGES };
   if (!Number.isInteger(limits.maxImages) || limits.maxImages < 1) throw new RangeError(`'limits.maxImages' must be a positive integer, got ${limits.maxImages}`);
+  const maxQueryBytes = options.maxQueryBytes ?? DEFAULT_MAX_QUERY_BYTES;
+  if (!Number.isInteger(maxQueryBytes) || maxQueryBytes < 64) throw new RangeError(`'maxQueryBytes' must be an integer ≥ 64, got ${maxQueryBytes}`);
+  const cors = options.cors;
+  if (cors !== undefined && cors !== '*' && !isOrigin(cors)) {
+    throw new RangeError(`'cors' must be '*' or an origin such as 'https://app.example' (scheme://host[:port], no path), got ${describeValue(cors)}`);
+  }
+  const openapi = buildOpenApi({ limits, maxQueryBytes, version, cors: cors !== undefined });
   const metrics = options.metrics ?? createServerMetrics();
   metrics.attach({
     models: () => [...repository.models.values()].map((m) => ({ name: m.name, provider: m.provider, sha256: m.sha256 })),
@@ -87,6 +96,25 @@ export function createApp(options: AppOptions): express.Express {
     };
     res.on('finish', done);
     res.on('close', done);
+    if (cors !== undefined) {
+      res.setHeader('Access-Control-Allow-Origin', cors);
+      if (cors !== '*') res.setHeader('Vary', 'Origin');
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS.join(', '));
+      if (req.method === 'OPTIONS') {
+        res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD');
+        res.setHeader('Access-Control-Allow-Headers', 'If-None-Match');
+        res.setHeader('Access-Control-Max-Age', '600');
+        res.status(204).end();
+        return;
+      }
+    }
+    // Bounded before anything parses it: a huge query string costs parsing time and log space for nothing.
+    const queryStart = req.originalUrl.indexOf('?');
+    const queryBytes = queryStart < 0 ? 0 : Buffer.byteLength(req.originalUrl) - queryStart - 1;
+    if (queryBytes > maxQueryBytes) {
+      next(new InvalidParameterError('query', `the query string is ${queryBytes} bytes; at most ${maxQueryBytes} are accepted`));
+      return;
+    }
     next();
   });
 
@@ -191,6 +219,10 @@ export function createApp(options: AppOptions): express.Express {
     res.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.registry.render());
   });
 
+  app.get('/openapi.json', (_req: Request, res: Response) => {
+    res.json(openapi);
+  });
+
   app.use((req: Request) => {
     throw new GanforgeError('NOT_FOUND', `no route ${req.method} ${describeValue(req.path)}; routes: ${ROUTES.join(', ')}`);
   });
@@ -228,4 +260,13 @@ function resolveModel(repository: ModelRepository, value: unknown): ServedModel 
 function unknownModel(repository: ModelRepository, name: string): GanforgeError {
   const names = [...repository.models.keys()];
   return new GanforgeError('UNKNOWN_MODEL', `unknown model ${describeValue(name)}; available: ${names.length > 0 ? names.join(', ') : '(none)'}`, { parameter: 'model' });
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }

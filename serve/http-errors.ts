@@ -17,7 +17,8 @@ export interface HttpError {
   internal: boolean;
 }
 
-const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
+/** Statuses of the codes the HTTP API can answer with (INTERNAL is always 500). */
+export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   INVALID_PARAMETER: 400,
   UNKNOWN_MODEL: 404,
   NOT_FOUND: 404,

@@ -29,6 +29,10 @@ export interface ServerOptions {
   limits?: Partial<GenerateLimits>;
   /** Pool tuning beyond the worker count (batching, queue size, timeout). Default: the pool's defaults. */
   pool?: Pick<InferencePoolOptions, 'maxBatchImages' | 'maxQueuedImages' | 'timeoutMs' | 'intraOpNumThreads' | 'allowSpinning'>;
+  /** Cross-origin reads: an origin or '*'. Default: none (same-origin only). */
+  cors?: string;
+  /** Longest accepted query string in bytes. Default 2048. */
+  maxQueryBytes?: number;
   /** Default: JSON lines on stdout/stderr. */
   logger?: Logger;
   /** Reported by /healthz. Default '0.0.0'. */
@@ -57,7 +61,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (repository.models.size === 0) logger({ level: 'warn', event: 'no-models', modelsDir, refused: repository.refused.length });
   const metrics = createServerMetrics();
   const pool = await InferencePool.start({ ...options.pool, models: [...repository.models.values()], device, workers: options.workers, logger, observer: metrics.pool });
-  const api = createApp({ repository, pool, limits: options.limits, logger, version: options.version, metrics });
+  let api: express.Express;
+  try {
+    api = createApp({ repository, pool, limits: options.limits, logger, version: options.version, metrics, cors: options.cors, maxQueryBytes: options.maxQueryBytes });
+  } catch (error) {
+    await pool.close(); // a bad option must not leave worker threads holding the process open
+    throw error;
+  }
   let app: express.Express = api;
   if (options.web !== false) {
     // Only the page and its files go through the client router: it marks every response cross-origin isolated
