@@ -1,6 +1,10 @@
 // `ganforge export <runDir> --out models/x.onnx`: the run's newest checkpoint → a parity-checked ONNX generator.
 
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readManifest } from '../common/onnx-metadata.ts';
+import { exportTritonModel } from '../export/triton.ts';
 import { exportRun } from '../export/export-run.ts';
 import { BACKEND_PREFERENCES, describeBackend, selectBackend, type BackendPreference } from '../train/backend.ts';
 import type { Subcommand } from './subcommand.ts';
@@ -14,6 +18,8 @@ options:
   --out PATH          where to write the .onnx (required); <name>.json goes beside it
   --samples N         seeded latents compared in the parity check (default: 256)
   --tolerance X       largest accepted max |tfjs - ONNX| (default: 1e-4)
+  --triton DIR        also write a Triton Inference Server model repository entry: DIR/<name>/config.pbtxt and
+                      DIR/<name>/1/model.onnx (platform onnxruntime_onnx, dynamic batching)
   --backend B         tfjs backend for the reference: ${BACKEND_PREFERENCES.join(' | ')} (default: cpu, tfjs's reference kernels)
   -h, --help          show this help`;
 
@@ -27,6 +33,7 @@ export const exportCommand: Subcommand = {
         samples: { type: 'string', default: '256' },
         tolerance: { type: 'string', default: '1e-4' },
         backend: { type: 'string', default: 'cpu' },
+        triton: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: true,
@@ -60,6 +67,12 @@ export const exportCommand: Subcommand = {
         `(tolerance ${parity.tolerance}, tfjs ${parity.backend} vs onnxruntime-node cpu)`,
     );
     console.log(`wrote ${report.path} (${report.bytes} bytes) and ${report.sidecarPath}`);
+    if (values.triton !== undefined) {
+      // From the written file, not from memory: Triton gets exactly the bytes that passed the parity check.
+      const bytes = new Uint8Array(readFileSync(report.path));
+      const triton = exportTritonModel({ dir: values.triton, name: basename(report.path, '.onnx'), onnx: bytes, manifest: readManifest(bytes, report.path) });
+      console.log(`wrote Triton model ${triton.configPath} and ${triton.onnxPath}`);
+    }
     return 0;
   },
 };
