@@ -36,6 +36,7 @@ export interface AppOptions {
 }
 
 export const DEFAULT_MAX_IMAGES = 64;
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Per-request facts the access log line reports. */
 interface RequestLog {
@@ -70,7 +71,10 @@ export function createApp(options: AppOptions): express.Express {
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
-    const log: RequestLog = { id: randomUUID() };
+    // A proxy's request id is kept so logs join up across hops; anything else (too long, odd characters that could
+    // forge log lines or headers) is replaced by our own.
+    const incoming = req.get('X-Request-Id');
+    const log: RequestLog = { id: incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID() };
     res.locals.log = log;
     res.setHeader('X-Request-Id', log.id);
     let logged = false;

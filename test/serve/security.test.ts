@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createApp } from '../../serve/app.ts';
 import { InferencePool } from '../../serve/inference-pool.ts';
+import type { LogEntry } from '../../serve/logger.ts';
 import { loadModelRepository, type ModelRepository } from '../../serve/model-repository.ts';
 import { getJson, makeModelsDir, type ErrorBody } from './serve-fixtures.ts';
 
@@ -105,4 +106,19 @@ test('model names cannot escape the models folder, and no error body shows a sta
     assert.ok(['UNKNOWN_MODEL', 'NOT_FOUND', 'INVALID_PARAMETER'].includes(parsed.error), `${path} → ${parsed.error}`);
     assert.ok(!body.includes(modelsDir) && !/\bat .*\.ts:\d+/.test(body) && !body.includes('/etc/passwd\n'), `${path} leaked: ${body}`);
   }
+});
+
+test("a client's X-Request-Id is echoed and logged when it is a plain token, replaced otherwise", async () => {
+  const logs: LogEntry[] = [];
+  const base = await serve({ logger: (e) => logs.push(e) });
+  const kept = await fetch(`${base}/healthz`, { headers: { 'X-Request-Id': 'edge-7f3a.1' } });
+  await kept.arrayBuffer();
+  assert.equal(kept.headers.get('x-request-id'), 'edge-7f3a.1');
+  for (const bad of ['a b', 'x'.repeat(129), '"}{"level":"error']) {
+    const replaced = await fetch(`${base}/healthz`, { headers: { 'X-Request-Id': bad } });
+    await replaced.arrayBuffer();
+    assert.match(replaced.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/);
+  }
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(logs.filter((e) => typeof e.id === 'string' && !/^[0-9a-f-]{36}$/.test(e.id)).map((e) => e.id), ['edge-7f3a.1']);
 });
