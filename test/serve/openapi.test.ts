@@ -99,11 +99,23 @@ test("README.md's API section names every route and every error code of openapi.
     t.skip('README API section is still a placeholder');
     return;
   }
+  const { missingRoutes, missingCodes } = missingFromApiSection(section, doc.components.schemas.Error.properties.error.enum);
+  assert.deepEqual(missingRoutes, [], `README API section misses routes: ${missingRoutes.join(', ')}`);
+  assert.deepEqual(missingCodes, [], `README API section misses error codes: ${missingCodes.join(', ')}`);
+});
+
+/** Routes (as /models/:name.onnx, /models/{name}.onnx or /models/<name>.onnx) and codes the section does not mention. */
+function missingFromApiSection(section: string, codes: readonly string[]): { missingRoutes: string[]; missingCodes: string[] } {
   const missingRoutes = ROUTES.filter((r) => {
     const path = r.replace(/^GET /, '');
-    return !section.includes(path) && !section.includes(openApiPath(r)) && !section.includes(path.replace(':name', '<name>'));
+    return ![path, openApiPath(r), path.replace(':name', '<name>')].some((form) => section.includes(form));
   });
-  assert.deepEqual(missingRoutes, [], `README API section misses routes: ${missingRoutes.join(', ')}`);
-  const missingCodes = doc.components.schemas.Error.properties.error.enum.filter((c) => !section.includes(c));
-  assert.deepEqual(missingCodes, [], `README API section misses error codes: ${missingCodes.join(', ')}`);
+  return { missingRoutes, missingCodes: codes.filter((c) => !section.includes(c)) };
+}
+
+test('the README check itself notices a missing route or code', () => {
+  const full = `${ROUTES.map((r) => r.replace(':name', '<name>')).join('\n')}\n${httpErrorCodes().map((c) => c.code).join(' ')}`;
+  const codes = httpErrorCodes().map((c) => c.code as string);
+  assert.deepEqual(missingFromApiSection(full, codes), { missingRoutes: [], missingCodes: [] });
+  assert.deepEqual(missingFromApiSection(full.replace('GET /readyz', '').replace('TIMEOUT', ''), codes), { missingRoutes: ['GET /readyz'], missingCodes: ['TIMEOUT'] });
 });
