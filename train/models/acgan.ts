@@ -6,7 +6,8 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { LABEL_INPUT, LATENT_INPUT, SeedSequence, type BuildContext, type GanFamily } from './family.ts';
-import { denseLayer } from './mlp.ts';
+import { embedLabel } from './cgan.ts';
+import { denseLayer, mlpDiscriminatorTrunk, mlpGeneratorTrunk } from './mlp.ts';
 
 export interface AcganConfig {
   /** Generator hidden widths, first to last. Default [128, 256, 512, 1024]. */
@@ -44,25 +45,12 @@ function classCount(context: BuildContext): number {
 
 export function buildAcganGenerator(config: AcganConfig, context: BuildContext): tf.LayersModel {
   const numClasses = classCount(context);
-  const [height, width, channels] = context.imageShape;
   const seeds = new SeedSequence(context.seed);
   const z = tf.input({ shape: [context.latentDim], name: LATENT_INPUT }); // [B, latentDim]
   const label = tf.input({ shape: [1], dtype: 'int32', name: LABEL_INPUT }); // [B, 1]
-  // N(0, 1) rows (as torch.nn.Embedding) keep z·embedding at unit scale.
-  const embedded = tf.layers.embedding({
-    inputDim: numClasses, outputDim: context.latentDim, name: 'g_label_embedding',
-    embeddingsInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 1, seed: seeds.take() }),
-  }).apply(label) as tf.SymbolicTensor; // [B, 1, latentDim]
-  const flatLabel = tf.layers.flatten({ name: 'g_label_flat' }).apply(embedded) as tf.SymbolicTensor; // [B, latentDim]
-  let h = tf.layers.multiply({ name: 'g_condition' }).apply([z, flatLabel]) as tf.SymbolicTensor; // [B, latentDim]
-  config.generatorUnits.forEach((units, i) => {
-    h = denseLayer(units, seeds, `g_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
-    if (i > 0) h = tf.layers.batchNormalization({ momentum: config.batchNormMomentum, name: `g_bn_${i}` }).apply(h) as tf.SymbolicTensor;
-    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `g_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
-  });
-  h = denseLayer(height * width * channels, seeds, 'g_dense_out').apply(h) as tf.SymbolicTensor; // [B, H·W·C]
-  h = tf.layers.activation({ activation: 'tanh', name: 'g_tanh' }).apply(h) as tf.SymbolicTensor;
-  const image = tf.layers.reshape({ targetShape: [height, width, channels], name: 'g_image' }).apply(h) as tf.SymbolicTensor; // [B, H, W, C]
+  const flatLabel = embedLabel(label, numClasses, context.latentDim, seeds, 'g'); // [B, latentDim]
+  const h = tf.layers.multiply({ name: 'g_condition' }).apply([z, flatLabel]) as tf.SymbolicTensor; // [B, latentDim]
+  const image = mlpGeneratorTrunk(h, config, context, seeds); // [B, H, W, C]
   return tf.model({ inputs: [z, label], outputs: image, name: 'generator' });
 }
 
@@ -72,11 +60,7 @@ export function buildAcganDiscriminator(config: AcganConfig, context: BuildConte
   const seeds = new SeedSequence(context.seed ^ 0x5bd1e995);
   const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
   let h = tf.layers.flatten({ name: 'd_flatten' }).apply(image) as tf.SymbolicTensor; // [B, H·W·C]
-  config.discriminatorUnits.forEach((units, i) => {
-    h = denseLayer(units, seeds, `d_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
-    if (i > 0 && config.discriminatorDropout > 0) h = tf.layers.dropout({ rate: config.discriminatorDropout, name: `d_dropout_${i}` }).apply(h) as tf.SymbolicTensor;
-    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `d_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
-  });
+  h = mlpDiscriminatorTrunk(h, config, seeds); // [B, last units]
   const logit = denseLayer(1, seeds, 'd_logit').apply(h) as tf.SymbolicTensor; // [B, 1]
   const classLogits = denseLayer(numClasses, seeds, CLASS_LOGITS).apply(h) as tf.SymbolicTensor; // [B, numClasses]
   return tf.model({ inputs: image, outputs: [logit, classLogits], name: 'discriminator' });

@@ -7,7 +7,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { LABEL_INPUT, LATENT_INPUT, SeedSequence, type BuildContext, type GanFamily } from './family.ts';
-import { denseLayer } from './mlp.ts';
+import { denseLayer, mlpDiscriminatorTrunk, mlpGeneratorTrunk } from './mlp.ts';
 
 export interface CganConfig {
   /** Generator hidden widths, first to last. Default [128, 256, 512, 1024]. */
@@ -51,7 +51,7 @@ function classCount(context: BuildContext): number {
 }
 
 /** label [B, 1] int32 → [B, embeddingDim]. N(0, 1) rows (as torch.nn.Embedding) keep z·embedding at unit scale. */
-function embedLabel(label: tf.SymbolicTensor, numClasses: number, dim: number, seeds: SeedSequence, prefix: string, stddev = 1): tf.SymbolicTensor {
+export function embedLabel(label: tf.SymbolicTensor, numClasses: number, dim: number, seeds: SeedSequence, prefix: string, stddev = 1): tf.SymbolicTensor {
   const embedded = tf.layers.embedding({
     inputDim: numClasses, outputDim: dim, name: `${prefix}_label_embedding`,
     embeddingsInitializer: tf.initializers.randomNormal({ mean: 0, stddev, seed: seeds.take() }),
@@ -61,7 +61,6 @@ function embedLabel(label: tf.SymbolicTensor, numClasses: number, dim: number, s
 
 export function buildCganGenerator(config: CganConfig, context: BuildContext): tf.LayersModel {
   const numClasses = classCount(context);
-  const [height, width, channels] = context.imageShape;
   const seeds = new SeedSequence(context.seed);
   const z = tf.input({ shape: [context.latentDim], name: LATENT_INPUT }); // [B, latentDim]
   const label = tf.input({ shape: [1], dtype: 'int32', name: LABEL_INPUT }); // [B, 1]
@@ -73,14 +72,7 @@ export function buildCganGenerator(config: CganConfig, context: BuildContext): t
     const embedded = embedLabel(label, numClasses, config.embeddingDim || numClasses, seeds, 'g');
     h = tf.layers.concatenate({ name: 'g_concat' }).apply([z, embedded]) as tf.SymbolicTensor; // [B, latentDim + embeddingDim]
   }
-  config.generatorUnits.forEach((units, i) => {
-    h = denseLayer(units, seeds, `g_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
-    if (i > 0) h = tf.layers.batchNormalization({ momentum: config.batchNormMomentum, name: `g_bn_${i}` }).apply(h) as tf.SymbolicTensor;
-    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `g_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
-  });
-  h = denseLayer(height * width * channels, seeds, 'g_dense_out').apply(h) as tf.SymbolicTensor; // [B, H·W·C]
-  h = tf.layers.activation({ activation: 'tanh', name: 'g_tanh' }).apply(h) as tf.SymbolicTensor;
-  const image = tf.layers.reshape({ targetShape: [height, width, channels], name: 'g_image' }).apply(h) as tf.SymbolicTensor; // [B, H, W, C]
+  const image = mlpGeneratorTrunk(h, config, context, seeds); // [B, H, W, C]
   return tf.model({ inputs: [z, label], outputs: image, name: 'generator' });
 }
 
@@ -94,11 +86,7 @@ export function buildCganDiscriminator(config: CganConfig, context: BuildContext
   let h = projection
     ? flat
     : (tf.layers.concatenate({ name: 'd_concat' }).apply([flat, embedLabel(label, numClasses, config.embeddingDim || numClasses, seeds, 'd')]) as tf.SymbolicTensor); // [B, H·W·C (+ embeddingDim)]
-  config.discriminatorUnits.forEach((units, i) => {
-    h = denseLayer(units, seeds, `d_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
-    if (i > 0 && config.discriminatorDropout > 0) h = tf.layers.dropout({ rate: config.discriminatorDropout, name: `d_dropout_${i}` }).apply(h) as tf.SymbolicTensor;
-    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `d_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
-  });
+  h = mlpDiscriminatorTrunk(h, config, seeds); // [B, last units]
   let logit = denseLayer(1, seeds, 'd_logit').apply(h) as tf.SymbolicTensor; // [B, 1]
   if (projection) {
     const features = config.discriminatorUnits[config.discriminatorUnits.length - 1]!;

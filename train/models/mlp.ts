@@ -26,10 +26,20 @@ export const mlpDefaults: Readonly<MlpConfig> = Object.freeze({
 });
 
 export function buildMlpGenerator(config: MlpConfig, context: BuildContext): tf.LayersModel {
-  const [height, width, channels] = context.imageShape;
   const seeds = new SeedSequence(context.seed);
   const z = tf.input({ shape: [context.latentDim], name: LATENT_INPUT }); // [B, latentDim]
-  let h: tf.SymbolicTensor = z;
+  return tf.model({ inputs: z, outputs: mlpGeneratorTrunk(z, config, context, seeds), name: 'generator' });
+}
+
+/** The generator trunk every MLP family shares: [B, in] → dense blocks → tanh → [B, H, W, C]. */
+export function mlpGeneratorTrunk(
+  input: tf.SymbolicTensor,
+  config: { generatorUnits: number[]; leakySlope: number; batchNormMomentum: number },
+  context: BuildContext,
+  seeds: SeedSequence,
+): tf.SymbolicTensor {
+  const [height, width, channels] = context.imageShape;
+  let h = input;
   config.generatorUnits.forEach((units, i) => {
     h = denseLayer(units, seeds, `g_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
     // No BatchNorm on the first block (as in PyTorch-GAN): normalising the raw latent projection slows early training.
@@ -38,20 +48,31 @@ export function buildMlpGenerator(config: MlpConfig, context: BuildContext): tf.
   });
   h = denseLayer(height * width * channels, seeds, 'g_dense_out').apply(h) as tf.SymbolicTensor; // [B, H·W·C]
   h = tf.layers.activation({ activation: 'tanh', name: 'g_tanh' }).apply(h) as tf.SymbolicTensor;
-  const image = tf.layers.reshape({ targetShape: [height, width, channels], name: 'g_image' }).apply(h) as tf.SymbolicTensor; // [B, H, W, C]
-  return tf.model({ inputs: z, outputs: image, name: 'generator' });
+  return tf.layers.reshape({ targetShape: [height, width, channels], name: 'g_image' }).apply(h) as tf.SymbolicTensor; // [B, H, W, C]
 }
 
 export function buildMlpDiscriminator(config: MlpConfig, context: BuildContext): tf.LayersModel {
   const seeds = new SeedSequence(context.seed ^ 0x5bd1e995);
   const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
-  let h = tf.layers.flatten({ name: 'd_flatten' }).apply(image) as tf.SymbolicTensor; // [B, H·W·C]
-  config.discriminatorUnits.forEach((units, i) => {
-    h = denseLayer(units, seeds, `d_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
-    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `d_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
-  });
+  const flat = tf.layers.flatten({ name: 'd_flatten' }).apply(image) as tf.SymbolicTensor; // [B, H·W·C]
+  const h = mlpDiscriminatorTrunk(flat, { ...config, discriminatorDropout: 0 }, seeds);
   const logit = denseLayer(1, seeds, 'd_logit').apply(h) as tf.SymbolicTensor; // [B, 1]
   return tf.model({ inputs: image, outputs: logit, name: 'discriminator' });
+}
+
+/** The discriminator trunk every MLP family shares: dense blocks with LeakyReLU, dropout after all but the first. */
+export function mlpDiscriminatorTrunk(
+  input: tf.SymbolicTensor,
+  config: { discriminatorUnits: number[]; discriminatorDropout: number; leakySlope: number },
+  seeds: SeedSequence,
+): tf.SymbolicTensor {
+  let h = input;
+  config.discriminatorUnits.forEach((units, i) => {
+    h = denseLayer(units, seeds, `d_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
+    if (i > 0 && config.discriminatorDropout > 0) h = tf.layers.dropout({ rate: config.discriminatorDropout, name: `d_dropout_${i}` }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `d_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
+  });
+  return h;
 }
 
 /** A Dense layer with a seeded Glorot-uniform kernel and zero bias. */
