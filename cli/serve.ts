@@ -1,10 +1,10 @@
 // `ganforge serve`: serves a folder of exported generators over HTTP until SIGINT/SIGTERM.
 
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { startServer } from '../serve/server.ts';
 import type { Device } from '../serve/ort-node.ts';
 import type { Subcommand } from './subcommand.ts';
+import { GANFORGE_VERSION } from '../common/version.ts';
 
 const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
 
@@ -63,7 +63,7 @@ export const serveCommand: Subcommand = {
         workers: integer('workers', values.workers, 1, 64),
         limits: { maxImages: integer('max-images', values['max-images'], 1, 4096) },
         pool: { maxBatchImages: integer('max-batch', values['max-batch'], 1, 4096), timeoutMs: integer('timeout-ms', values['timeout-ms'], 1, 3_600_000) },
-        version: packageVersion(),
+        version: GANFORGE_VERSION,
         ...(values.cors === undefined ? {} : { cors: values.cors }),
         maxQueryBytes: integer('max-query', values['max-query'], 64, 65_536),
         web: values['api-only'] ? false : values['web-dist'],
@@ -88,19 +88,6 @@ export const serveCommand: Subcommand = {
     return 0;
   },
 };
-
-function packageVersion(): string {
-  // cli/ and dist/cli/ are one and two levels below package.json.
-  for (const up of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'ganforge' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not there: try the next level
-    }
-  }
-  return '0.0.0';
-}
 
 function parseServeArgs(args: string[]) {
   return parseArgs({

@@ -3,7 +3,6 @@
 // into place, so an unsupported layer or a failed check leaves no model for the server to pick up.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -15,6 +14,7 @@ import { TEMP_PREFIX, fsyncPath, writeFileAtomic } from '../train/atomic-write.t
 import type { RunSidecar } from '../train/run-sidecar.ts';
 import { GENERATOR_NAMES, exportGenerator } from './export-generator.ts';
 import { verifyGeneratorParity, type ParityOptions, type ParityReport } from './verify.ts';
+import { GANFORGE_VERSION } from '../common/version.ts';
 
 export const EXPORT_SIDECAR_FORMAT = 'ganforge.export/1';
 
@@ -76,7 +76,7 @@ export function manifestFromSidecar(sidecar: RunSidecar, ganforgeVersion: string
 
 /** Loads the run's newest checkpoint, exports its generator, verifies parity and writes the files. */
 export async function exportRun(options: ExportRunOptions): Promise<ExportReport> {
-  const { runDir, outPath, ganforgeVersion = packageVersion(), ...parity } = options;
+  const { runDir, outPath, ganforgeVersion = GANFORGE_VERSION, ...parity } = options;
   if (typeof runDir !== 'string' || runDir === '') throw new TypeError(`'runDir' must be a non-empty string, got ${String(runDir)}`);
   const checkpoint = await loadCheckpoint(runDir);
   try {
@@ -119,17 +119,4 @@ export async function writeVerifiedGenerator(options: WriteGeneratorOptions): Pr
   const readable = { format: EXPORT_SIDECAR_FORMAT, model: basename(path), bytes: bytes.length, exportedAt: new Date().toISOString(), source, parity, manifest };
   await writeFileAtomic(sidecarPath, `${JSON.stringify(readable, null, 2)}\n`);
   return report;
-}
-
-/** package.json's version (export/ and dist/export/ sit one and two levels below it). */
-function packageVersion(): string {
-  for (const up of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'ganforge' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not at this level
-    }
-  }
-  return '0.0.0';
 }
