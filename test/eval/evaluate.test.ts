@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { existsSync } from 'node:fs';
 import { selectBackend } from '../../train/backend.ts';
 import { loadDataset } from '../../train/dataset/registry.ts';
 import { loadOrTrainClassifier, type Judge } from '../../eval/classifier.ts';
@@ -45,10 +44,12 @@ describe('eval metrics', () => {
     assert.ok(m.classCoverage < 0.5, `noise collapses onto few classes: ${m.classCoverage}`);
   });
 
-  it('measures the bundled default model: conditional, and sharper under truncation', { skip: !existsSync(BUNDLED_MODEL) && 'no bundled model yet' }, async () => {
+  it('measures the bundled default model: conditional, and sharper under truncation', async () => {
     const report = await evaluateGenerator({ modelPath: BUNDLED_MODEL, truncations: [1, 0.5], samplesPerClass: 30 });
     const [plain, truncated] = report.results;
-    assert.ok(plain!.conditionalAccuracy! > 0.85, `conditional accuracy ${plain!.conditionalAccuracy}`);
+    // The bundled model's bar (README): ≥ 95% at truncation 1 over 10,000 samples; 300 samples here, so a little slack.
+    assert.ok(plain!.conditionalAccuracy! > 0.92, `conditional accuracy ${plain!.conditionalAccuracy}`);
+    assert.ok(truncated!.conditionalAccuracy! >= plain!.conditionalAccuracy!, 'truncation 0.5 should not lower conditional accuracy');
     assert.ok(truncated!.meanConfidence >= plain!.meanConfidence - 0.01, 'truncation should not lower confidence');
     assert.ok(truncated!.diversity < plain!.diversity, 'truncation lowers diversity');
   });
