@@ -18,6 +18,7 @@ import { createNodeSession, onnxruntimeVersion, ort } from '../serve/ort-node.ts
 import { startServer } from '../serve/server.ts';
 import { BUILD_WEB_COMMAND } from '../serve/web-assets.ts';
 import { buildMlpGenerator, mlpDefaults } from '../train/models/mlp.ts';
+import { medianSeconds } from './timing.ts';
 
 export interface BrowserBenchOptions {
   /** Chromium binary. Default '/usr/bin/chromium' (or $CHROMIUM_PATH). */
@@ -135,18 +136,6 @@ export async function benchBrowserThroughput(options: BrowserBenchOptions = {}):
   }
   const environment = `${cores} cores, Node ${process.version}, onnxruntime-node ${onnxruntimeVersion} (CPU EP), headless Chromium ${chromiumVersion ?? '?'} (--disable-gpu) with onnxruntime-web 1.30.0 wasm over loopback`;
   return { rows, runtimes, firstGridMs, environment };
-}
-
-async function medianSeconds(call: () => Promise<number>, warmup: number, runs: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) await call();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await call();
-    times.push((performance.now() - start) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
 }
 
 /** Markdown: an images/s table per runtime and batch, and the first-grid times. */

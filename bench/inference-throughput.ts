@@ -13,6 +13,7 @@ import { createNodeSession, onnxruntimeVersion, ort } from '../serve/ort-node.ts
 import { selectBackend, type BackendName } from '../train/backend.ts';
 import { buildMlpGenerator, mlpDefaults } from '../train/models/mlp.ts';
 import { exportGenerator } from '../export/export-generator.ts';
+import { medianSeconds } from './timing.ts';
 
 export interface InferenceBenchOptions {
   /** Batch sizes measured. Default [1, 64, 256]. */
@@ -94,18 +95,6 @@ export async function benchInferenceThroughput(options: InferenceBenchOptions = 
   generator.dispose();
   const environment = `Node ${process.version}, ${availableParallelism()} cores, onnxruntime-node ${onnxruntimeVersion} (CPU EP, default threads), @tensorflow/tfjs ${tf.version.tfjs}`;
   return { rows, runtimes, skipped, environment };
-}
-
-async function medianSeconds(call: () => Promise<number>, warmup: number, runs: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) await call();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await call();
-    times.push((performance.now() - start) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
 }
 
 /** A Markdown table: images/s per runtime and the ORT/tfjs speed-up per tfjs backend. */
