@@ -29,9 +29,12 @@ export function truncationThreshold(truncation: number, mode: TruncationMode): n
   return inverseNormalCdf((1 + truncation) / 2);
 }
 
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+
 /** Validates a truncation value from a request or option; returns it as a number. */
 export function parseTruncation(value: unknown, parameter = 'truncation'): number {
-  const t = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  // Decimal notation only: Number() would also accept '0b1', '0x1' and '0o1'.
+  const t = typeof value === 'string' ? (DECIMAL.test(value) ? Number(value) : NaN) : value;
   if (typeof t !== 'number' || !Number.isFinite(t) || t < MIN_TRUNCATION || t > 1) {
     throw new InvalidParameterError(parameter, `'${parameter}' must be a number in [${MIN_TRUNCATION}, 1] (1 = no truncation), got ${describeValue(value)}`);
   }

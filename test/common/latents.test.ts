@@ -57,9 +57,11 @@ describe('sampleLatents', () => {
     assert.deepEqual(sampleLatents({ latentDim: 50, count: 10, seed: 5, truncation: 1, truncationMode: 'resample' }), plain);
   });
   it('rejects bad truncation values with the parameter named', () => {
-    for (const bad of ['0', '1.5', 'abc', '', 'NaN', '-0.3', 'Infinity']) {
+    for (const bad of ['0', '1.5', 'abc', '', 'NaN', '-0.3', 'Infinity', '0b1', '0x1', '0o1', '.7.']) {
       assert.throws(() => parseTruncation(bad), (e: unknown) => e instanceof InvalidParameterError && e.parameter === 'truncation' && /\[0\.01, 1\]/.test(e.message));
     }
     assert.equal(parseTruncation('0.7'), 0.7);
+    assert.equal(parseTruncation('.5'), 0.5);
+    assert.equal(parseTruncation('7e-1'), 0.7);
   });
 });
