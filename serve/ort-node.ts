@@ -47,7 +47,7 @@ export async function createNodeSession(model: Uint8Array | string, options: Cre
     try {
       return { session: await create(['cuda']), provider: 'cuda', fallbackReason: undefined };
     } catch (error) {
-      fallbackReason = `CUDA execution provider unavailable (${firstLine(error)}); see README "GPU serving"`;
+      fallbackReason = `CUDA execution provider unavailable (${firstLine(error)}); see the README, "Backends and devices"`;
     }
   }
   return { session: await create(['cpu']), provider: 'cpu', fallbackReason };
