@@ -2,7 +2,7 @@
 // determinism, formats, every error path with its status and body, and the per-request log line.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, get, type Server } from 'node:http';
+import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { decode } from 'fast-png';
@@ -10,8 +10,8 @@ import { toByte } from '../../common/pixels.ts';
 import { createApp } from '../../serve/app.ts';
 import { InferencePool } from '../../serve/inference-pool.ts';
 import type { LogEntry } from '../../serve/logger.ts';
-import { loadModelRepository, type ModelRepository } from '../../serve/model-repository.ts';
-import { DIGIT_CLASSES, getBytes, getJson, makeModelsDir, parseNpy, type ErrorBody } from './serve-fixtures.ts';
+import type { ModelRepository } from '../../serve/model-repository.ts';
+import { DIGIT_CLASSES, getBytes, getJson, parseNpy, startTestServer, type ErrorBody, type TestServer } from './serve-fixtures.ts';
 
 interface ImagesJson {
   model: string;
@@ -23,28 +23,19 @@ interface ImagesJson {
 }
 
 let base: string;
-let server: Server;
-let pool: InferencePool;
 let repository: ModelRepository;
-let cleanup: () => void;
+let testServer: TestServer;
 const logs: LogEntry[] = [];
 
 before(async () => {
-  const models = makeModelsDir({ default: {}, digits: { classes: DIGIT_CLASSES, weightSeed: 2 } });
-  cleanup = models.cleanup;
-  repository = await loadModelRepository({ dir: models.dir, device: 'cpu' });
-  pool = await InferencePool.start({ models: [...repository.models.values()], device: 'cpu', workers: 1 });
-  const app = createApp({ repository, pool, limits: { maxImages: 16 }, logger: (e) => logs.push(e), version: '9.9.9' });
-  server = createServer(app).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  testServer = await startTestServer(
+    { default: {}, digits: { classes: DIGIT_CLASSES, weightSeed: 2 } },
+    { limits: { maxImages: 16 }, logger: (e) => logs.push(e), version: '9.9.9' },
+  );
+  ({ base, repository } = testServer);
 });
 
-after(async () => {
-  server.close();
-  await pool.close();
-  cleanup();
-});
+after(() => testServer.close());
 
 test('PNG: one image is H×W, n=4 is a padded 2×2 grid, n=5 a 3×2 grid; pixels are the JSON values as bytes', async () => {
   const one = await getBytes(`${base}/generate?seed=7`);

@@ -2,35 +2,18 @@
 // traversal and unicode in names, repeated and unknown parameters, broken escapes) must each get a 4xx JSON body that
 // names a stable code, and the server must still answer correctly afterwards.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { createApp } from '../../serve/app.ts';
-import { InferencePool } from '../../serve/inference-pool.ts';
-import { loadModelRepository } from '../../serve/model-repository.ts';
-import { DIGIT_CLASSES, makeModelsDir, type ErrorBody } from './serve-fixtures.ts';
+import { DIGIT_CLASSES, startTestServer, type ErrorBody, type TestServer } from './serve-fixtures.ts';
 
-let server: Server;
-let pool: InferencePool;
 let base: string;
-let cleanup: () => void;
+let testServer: TestServer;
 
 before(async () => {
-  const models = makeModelsDir({ default: {}, digits: { classes: DIGIT_CLASSES, weightSeed: 2 } });
-  cleanup = models.cleanup;
-  const repository = await loadModelRepository({ dir: models.dir, device: 'cpu' });
-  pool = await InferencePool.start({ models: [...repository.models.values()], device: 'cpu', workers: 1 });
-  server = createServer(createApp({ repository, pool })).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  testServer = await startTestServer({ default: {}, digits: { classes: DIGIT_CLASSES, weightSeed: 2 } });
+  base = testServer.base;
 });
 
-after(async () => {
-  server.close();
-  await pool.close();
-  cleanup();
-});
+after(() => testServer.close());
 
 const BAD_VALUES = [
   '', ' ', '-1', '0', '-0.0', '1.5', '1e3', '1E3', '0x10', '0b1', '0o7', 'NaN', 'Infinity', '-Infinity', 'null', 'undefined',

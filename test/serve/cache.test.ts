@@ -1,36 +1,21 @@
 // ETag / If-None-Match on /generate: seeded requests get a strong tag that depends on model version, every normalized
 // parameter and the format; a matching If-None-Match is a 304 that runs no inference; unseeded requests are no-store.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { createApp } from '../../serve/app.ts';
 import { generateEtag, ifNoneMatchHits } from '../../serve/cache.ts';
-import { InferencePool } from '../../serve/inference-pool.ts';
-import { loadModelRepository } from '../../serve/model-repository.ts';
-import { DIGIT_CLASSES, makeModelsDir } from './serve-fixtures.ts';
+import type { InferencePool } from '../../serve/inference-pool.ts';
+import { DIGIT_CLASSES, startTestServer, type TestServer } from './serve-fixtures.ts';
 
 let base: string;
-let server: Server;
 let pool: InferencePool;
-let cleanup: () => void;
+let testServer: TestServer;
 
 before(async () => {
-  const models = makeModelsDir({ default: {}, digits: { classes: DIGIT_CLASSES, weightSeed: 2 } });
-  cleanup = models.cleanup;
-  const repository = await loadModelRepository({ dir: models.dir, device: 'cpu' });
-  pool = await InferencePool.start({ models: [...repository.models.values()], device: 'cpu', workers: 1 });
-  server = createServer(createApp({ repository, pool })).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  testServer = await startTestServer({ default: {}, digits: { classes: DIGIT_CLASSES, weightSeed: 2 } });
+  ({ base, pool } = testServer);
 });
 
-after(async () => {
-  server.close();
-  await pool.close();
-  cleanup();
-});
+after(() => testServer.close());
 
 const etagOf = async (query: string): Promise<string> => {
   const response = await fetch(`${base}/generate?${query}`);

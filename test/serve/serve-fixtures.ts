@@ -1,10 +1,15 @@
 // Shared set-up for the server tests: a temporary models folder of real fixture generators, and small HTTP helpers.
 
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildFixtureGenerator, fixtureManifest, writeFixtureModels, type FixtureGeneratorOptions } from '../fixtures/onnx-fixtures.ts';
-import type { PoolModel } from '../../serve/inference-pool.ts';
+import { createApp, type AppOptions } from '../../serve/app.ts';
+import { InferencePool, type PoolModel } from '../../serve/inference-pool.ts';
+import { loadModelRepository, type ModelRepository } from '../../serve/model-repository.ts';
 
 export const DIGIT_CLASSES = ['zero', 'one', 'two'];
 
@@ -49,4 +54,35 @@ export function parseNpy(bytes: Uint8Array): { header: string; shape: number[]; 
   const start = 10 + headerLength;
   const data = new Float32Array(bytes.slice(start).buffer);
   return { header, shape, data };
+}
+
+export interface TestServer {
+  /** http://127.0.0.1:<port> */
+  base: string;
+  repository: ModelRepository;
+  pool: InferencePool;
+  /** Stops the server and the pool, and removes the models folder. */
+  close(): Promise<void>;
+}
+
+/** Fixture models → repository → one-worker CPU pool → createApp on a loopback port (the app-level tests' set-up). */
+export async function startTestServer(
+  models: Record<string, FixtureGeneratorOptions | Uint8Array>,
+  appOptions: Omit<Partial<AppOptions>, 'repository' | 'pool'> = {},
+): Promise<TestServer> {
+  const { dir, cleanup } = makeModelsDir(models);
+  const repository = await loadModelRepository({ dir, device: 'cpu' });
+  const pool = await InferencePool.start({ models: [...repository.models.values()], device: 'cpu', workers: 1 });
+  const server = createServer(createApp({ repository, pool, ...appOptions })).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    repository,
+    pool,
+    async close() {
+      server.close();
+      await pool.close();
+      cleanup();
+    },
+  };
 }
