@@ -1,0 +1,130 @@
+// The in-process ceiling of a serving benchmark: images/s of the same .onnx run straight in onnxruntime-node, with
+// the server's inference layout (W worker threads, one session each, the pool's intra-op thread count and no
+// spinning) and the batch size the server achieved, but no HTTP, no queue and no encoding. measureOrtCeiling() runs it
+// in a child process so it neither shares the benchmark's event loop nor competes with a server that is under load.
+//
+//   node --import tsx bench/ort-ceiling.ts --model FILE --batch 8 --workers 2 [--threads N] [--seconds 3]
+
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { sampleLatents } from '../common/latents.ts';
+import { readManifest } from '../common/onnx-metadata.ts';
+import { createNodeSession, ort } from '../serve/ort-node.ts';
+import { runNodeScript } from './load.ts';
+
+export interface OrtCeilingOptions {
+  modelFile: string;
+  /** Images per run(). */
+  batch: number;
+  /** Worker threads, one session each (the server's --workers). */
+  workers: number;
+  /** Intra-op threads per session. Default max(1, floor(cores / workers)), as the inference pool does. */
+  threads?: number;
+  seconds: number;
+}
+
+export interface OrtCeilingResult {
+  batch: number;
+  workers: number;
+  threads: number;
+  runs: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+interface WorkerSetup {
+  bytes: Uint8Array;
+  batch: number;
+  threads: number;
+}
+
+/** Spawns the measurement in a child process and returns its result. */
+export async function measureOrtCeiling(options: OrtCeilingOptions): Promise<OrtCeilingResult> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--model', options.modelFile, '--batch', String(options.batch), '--workers', String(options.workers), '--seconds', String(options.seconds)];
+  if (options.threads !== undefined) args.push('--threads', String(options.threads));
+  const line = (await runNodeScript(args)).find((l) => l.startsWith('{"benchmark":"ort-ceiling"'));
+  if (line === undefined) throw new Error(`ort-ceiling child gave no result for ${options.modelFile}`);
+  const { benchmark: _name, ...result } = JSON.parse(line) as OrtCeilingResult & { benchmark: string };
+  return result;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      batch: { type: 'string', default: '1' },
+      workers: { type: 'string', default: String(Math.min(2, availableParallelism())) },
+      threads: { type: 'string' },
+      seconds: { type: 'string', default: '3' },
+    },
+  });
+  if (values.model === undefined) throw new RangeError("'--model FILE' is required");
+  const batch = Number(values.batch);
+  const workers = Number(values.workers);
+  const seconds = Number(values.seconds);
+  const threads = values.threads === undefined ? Math.max(1, Math.floor(availableParallelism() / workers)) : Number(values.threads);
+  for (const [flag, value] of [['batch', batch], ['workers', workers], ['threads', threads]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`'--${flag}' must be a positive integer, got ${value}`);
+  }
+  if (!(seconds > 0 && seconds <= 60)) throw new RangeError(`'--seconds' must be in (0, 60], got ${seconds}`);
+  const setup: WorkerSetup = { bytes: readFileSync(values.model), batch, threads };
+
+  const threadsReady = Array.from({ length: workers }, () => startWorker(setup));
+  const started = await Promise.all(threadsReady);
+  // Every session is created and warm before the clock starts; all stop at the same deadline.
+  const deadline = Date.now() + seconds * 1000;
+  const t = performance.now();
+  const counts = await Promise.all(started.map((worker) => new Promise<number>((resolve) => {
+    worker.once('message', (runs: number) => resolve(runs));
+    worker.postMessage(deadline);
+  })));
+  const elapsed = (performance.now() - t) / 1000;
+  await Promise.all(started.map((w) => w.terminate()));
+  const runs = counts.reduce((a, b) => a + b, 0);
+  const result: OrtCeilingResult = { batch, workers, threads, runs, seconds: elapsed, imagesPerSecond: (runs * batch) / elapsed };
+  console.log(JSON.stringify({ benchmark: 'ort-ceiling', ...result }));
+}
+
+/** A worker thread running this file; resolves once its session answered a warm-up run. */
+function startWorker(setup: WorkerSetup): Promise<Worker> {
+  // As in serve/inference-pool.ts: tsx 4 on Node 20 does not register its loader in workers, so the worker does.
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); });`;
+  const worker = new Worker(bootstrap, { eval: true, workerData: setup });
+  return new Promise((resolve, reject) => {
+    worker.once('message', () => resolve(worker));
+    worker.once('error', reject);
+  });
+}
+
+async function workerMain(): Promise<void> {
+  const { bytes, batch, threads } = workerData as WorkerSetup;
+  const manifest = readManifest(bytes, 'ort-ceiling model');
+  const { session } = await createNodeSession(bytes, { device: 'cpu', intraOpNumThreads: threads, allowSpinning: false });
+  // Fresh latents each run, as each server batch brings; labels cycle through the classes.
+  const latents = Array.from({ length: 8 }, (_v, i) => sampleLatents({ latentDim: manifest.latentDim, count: batch, seed: i + 1 }));
+  const classes = manifest.classes?.length ?? 0;
+  const labels = classes === 0 ? null : BigInt64Array.from({ length: batch }, (_v, i) => BigInt(i % classes));
+  const run = async (i: number) => {
+    const feeds: Record<string, ort.Tensor> = { [manifest.inputs.latent]: new ort.Tensor('float32', latents[i % latents.length]!, [batch, manifest.latentDim]) };
+    if (labels !== null) feeds[manifest.inputs.label!] = new ort.Tensor('int64', labels, [batch]);
+    const out = await session.run(feeds, [manifest.output]);
+    // Read the output as the pool's worker does (it copies it out to transfer it).
+    return Float32Array.from(out[manifest.output]!.data as Float32Array).length;
+  };
+  for (let i = 0; i < 3; i++) await run(i);
+  parentPort!.once('message', (deadline: number) => {
+    void (async () => {
+      let runs = 0;
+      while (Date.now() < deadline) await run(runs++);
+      parentPort!.postMessage(runs);
+    })();
+  });
+  parentPort!.postMessage('ready');
+}
+
+if (!isMainThread) await workerMain();
+else if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();
