@@ -4,6 +4,11 @@
 // changes no response: a latent depends only on seed and index, and every image's row of the graph is computed
 // independently (dense layers, BatchNorm in inference form). A worker that dies fails its batch with INTERNAL and is
 // replaced; a request never hangs (timeoutMs bounds it).
+//
+// Models can be added, replaced and removed while serving (serve/model-watcher.ts). Every model version has its own
+// key: a request is bound to the version that was current when it was queued, batches never mix versions, and a
+// replaced or removed version keeps its worker sessions until its last queued or running request is done. A new
+// version becomes current only after every ready worker has created and warmed up its session.
 
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -89,23 +94,75 @@ export interface PoolStats {
   accepting: boolean;
 }
 
+/** One model version as the pool tracks it (see modelVersions()). */
+export interface ModelVersionInfo {
+  name: string;
+  /** The pool's key for this version (unique for the pool's lifetime). */
+  version: string;
+  /** staged: workers are loading it; current: new requests use it; retiring: replaced or removed, finishing its requests. */
+  state: 'staged' | 'current' | 'retiring';
+  /** Workers holding a ready session for it. */
+  workers: number;
+}
+
+/** A version staged by stageModel(): workers hold warm sessions for it; activate() makes it current. */
+export interface StagedModel {
+  /** Makes this version the one new requests use (synchronously); the previous one retires once its requests are done. */
+  activate(): void;
+  /** Drops the staged version without serving it. */
+  discard(): void;
+}
+
 // ---- messages between the pool and its workers ----
+export interface WorkerModel {
+  /** Version key: sessions and run messages are keyed by it, never by name. */
+  version: string;
+  name: string;
+  bytes: Uint8Array;
+  device: Device;
+  latentDim: number;
+  latent: string;
+  label: string | null;
+  output: string;
+}
 export interface WorkerInit {
-  models: { name: string; bytes: Uint8Array; device: Device; latentDim: number; latent: string; label: string | null; output: string }[];
+  models: WorkerModel[];
   intraOpNumThreads: number;
   allowSpinning: boolean;
 }
+export interface SessionReport {
+  provider: string;
+  fallbackReason: string | undefined;
+  warmupMs: number;
+}
 export type MainToWorker =
-  | { type: 'run'; id: number; model: string; latent: Float32Array; labels: BigInt64Array | null; count: number }
+  | { type: 'run'; id: number; version: string; latent: Float32Array; labels: BigInt64Array | null; count: number }
+  | { type: 'load'; model: WorkerModel }
+  | { type: 'unload'; version: string }
   | { type: 'exit'; code: number };
 export type WorkerToMain =
-  | { type: 'ready'; providers: Record<string, { provider: string; fallbackReason: string | undefined; warmupMs: number }> }
+  | { type: 'ready'; providers: Record<string, SessionReport> }
   | { type: 'init-error'; message: string }
+  | ({ type: 'loaded'; version: string } & SessionReport)
+  | { type: 'load-error'; version: string; message: string }
   | { type: 'result'; id: number; data: Float32Array; dims: number[] }
   | { type: 'error'; id: number; message: string };
 
+interface ModelVersion {
+  key: string;
+  model: PoolModel;
+  spec: WorkerModel;
+  state: ModelVersionInfo['state'];
+}
+
+interface PendingLoad {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
 interface Job {
   model: string;
+  version: ModelVersion;
   input: GeneratorInput;
   resolve: (output: GeneratorOutput) => void;
   reject: (error: Error) => void;
@@ -118,6 +175,7 @@ interface Job {
 interface Batch {
   id: number;
   model: string;
+  version: ModelVersion;
   jobs: Job[];
 }
 
@@ -126,6 +184,10 @@ interface Slot {
   worker: Worker | null;
   ready: boolean;
   batch: Batch | null;
+  /** Version keys this worker holds a warm session for. */
+  loaded: Set<string>;
+  /** Versions this worker was asked to load and has not answered for yet. */
+  loading: Map<string, PendingLoad>;
   /** Consecutive failures before becoming ready; drives the restart backoff. */
   failures: number;
 }
@@ -145,14 +207,20 @@ function createWorker(workerData: WorkerInit): Worker {
 export class InferencePool implements GeneratorRunner {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
-  private readonly models: ReadonlyMap<string, PoolModel>;
-  private readonly init: WorkerInit;
+  /** Name → the version new requests use. */
+  private readonly current = new Map<string, ModelVersion>();
+  /** Key → every version workers should hold: current, staged and retiring ones. */
+  private readonly versions = new Map<string, ModelVersion>();
+  private readonly device: Device;
+  private readonly intraOpNumThreads: number;
+  private readonly allowSpinning: boolean;
   private readonly logger: Logger;
   private readonly maxBatchImages: number;
   private readonly maxQueuedImages: number;
   private readonly timeoutMs: number;
   private readonly observer: PoolObserver | undefined;
   private nextBatchId = 1;
+  private nextVersion = 1;
   private restarts = 0;
   private batches = 0;
   private mergedRequests = 0;
@@ -162,26 +230,22 @@ export class InferencePool implements GeneratorRunner {
 
   private constructor(options: InferencePoolOptions, workers: number) {
     const cores = availableParallelism();
-    this.models = new Map(options.models.map((m) => [m.name, m]));
+    this.device = options.device ?? 'auto';
+    this.intraOpNumThreads = options.intraOpNumThreads ?? Math.max(1, Math.floor(cores / workers));
+    this.allowSpinning = options.allowSpinning ?? false;
+    for (const model of options.models) {
+      const version = this.addVersion(model);
+      version.state = 'current';
+      this.current.set(model.name, version);
+    }
     this.logger = options.logger ?? (() => {});
     this.maxBatchImages = options.maxBatchImages ?? 64;
     this.maxQueuedImages = options.maxQueuedImages ?? 1024;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.observer = options.observer;
-    this.init = {
-      models: options.models.map((m) => ({
-        name: m.name,
-        bytes: m.bytes,
-        device: m.provider ?? options.device ?? 'auto',
-        latentDim: m.manifest.latentDim,
-        latent: m.manifest.inputs.latent,
-        label: m.manifest.inputs.label,
-        output: m.manifest.output,
-      })),
-      intraOpNumThreads: options.intraOpNumThreads ?? Math.max(1, Math.floor(cores / workers)),
-      allowSpinning: options.allowSpinning ?? false,
-    };
-    for (let index = 0; index < workers; index++) this.slots.push({ index, worker: null, ready: false, batch: null, failures: 0 });
+    for (let index = 0; index < workers; index++) {
+      this.slots.push({ index, worker: null, ready: false, batch: null, loaded: new Set(), loading: new Map(), failures: 0 });
+    }
   }
 
   /** Starts the workers and resolves once every one has created its sessions. */
@@ -206,8 +270,9 @@ export class InferencePool implements GeneratorRunner {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (this.closing) return Promise.reject(new GanforgeError('OVERLOADED', 'the server is shutting down; retry on another instance'));
-    const served = this.models.get(model);
-    if (served === undefined) return Promise.reject(new GanforgeError('UNKNOWN_MODEL', `unknown model '${model}'`, { parameter: 'model' }));
+    const version = this.current.get(model);
+    if (version === undefined) return Promise.reject(new GanforgeError('UNKNOWN_MODEL', `unknown model '${model}'`, { parameter: 'model' }));
+    const served = version.model;
     const { latentDim } = served.manifest;
     if (!Number.isInteger(input.count) || input.count < 1 || input.latent.length !== input.count * latentDim) {
       return Promise.reject(new RangeError(`run: ${input.count} latents of width ${latentDim} need ${input.count * latentDim} values, got ${input.latent.length}`));
@@ -225,11 +290,13 @@ export class InferencePool implements GeneratorRunner {
         if (queued < 0) return;
         this.queue.splice(queued, 1);
         this.settle(job, error);
+        this.releaseRetired();
         this.checkDrained();
       };
       const onAbort = () => withdraw(signal!.reason as Error);
       const job: Job = {
         model,
+        version,
         input,
         resolve: (output) => { signal?.removeEventListener('abort', onAbort); resolve(output); },
         reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error); },
@@ -258,6 +325,61 @@ export class InferencePool implements GeneratorRunner {
       mergedRequests: this.mergedRequests,
       accepting: !this.closing,
     };
+  }
+
+  /** Every model version the workers hold or are loading, in name order. */
+  modelVersions(): ModelVersionInfo[] {
+    return [...this.versions.values()]
+      .map((v) => ({ name: v.model.name, version: v.key, state: v.state, workers: this.slots.filter((s) => s.loaded.has(v.key)).length }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * Has every ready worker create and warm up a session for this model (a new name or a new version of a served one)
+   * and resolves once they all have; new requests keep using the previous version until activate(). Rejects (and
+   * drops the staged version) if a worker cannot load it. Workers that start later load it as part of their start.
+   */
+  async stageModel(model: PoolModel): Promise<StagedModel> {
+    if (this.closing) throw new GanforgeError('OVERLOADED', 'the server is shutting down');
+    const version = this.addVersion(model);
+    try {
+      await Promise.all(this.slots.filter((s) => s.ready && s.worker !== null).map((s) => this.loadOn(s, version)));
+    } catch (error) {
+      this.dropVersion(version);
+      throw error;
+    }
+    if (this.closing) {
+      this.dropVersion(version);
+      throw new GanforgeError('OVERLOADED', 'the server is shutting down');
+    }
+    let settled = false;
+    return {
+      activate: () => {
+        if (settled) return;
+        settled = true;
+        const previous = this.current.get(model.name);
+        if (previous !== undefined) previous.state = 'retiring';
+        version.state = 'current';
+        this.current.set(model.name, version);
+        this.releaseRetired();
+        this.dispatch();
+      },
+      discard: () => {
+        if (settled) return;
+        settled = true;
+        this.dropVersion(version);
+      },
+    };
+  }
+
+  /** New requests for this name fail with UNKNOWN_MODEL; queued and running ones finish, then the sessions are released. */
+  removeModel(name: string): boolean {
+    const version = this.current.get(name);
+    if (version === undefined) return false;
+    this.current.delete(name);
+    version.state = 'retiring';
+    this.releaseRetired();
+    return true;
   }
 
   /**
@@ -299,24 +421,57 @@ export class InferencePool implements GeneratorRunner {
   /** Creates the slot's worker; resolves when it is ready, rejects if it fails before that. */
   private spawn(slot: Slot): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const worker = createWorker(this.init);
+      // A restarted worker starts with the models of now (including versions still finishing requests), not those of
+      // the pool's start.
+      const worker = createWorker({
+        models: [...this.versions.values()].map((v) => v.spec),
+        intraOpNumThreads: this.intraOpNumThreads,
+        allowSpinning: this.allowSpinning,
+      });
       slot.worker = worker;
       slot.ready = false;
+      slot.loaded = new Set();
       worker.on('message', (message: WorkerToMain) => {
         switch (message.type) {
           case 'ready':
-            for (const [name, { provider, fallbackReason }] of Object.entries(message.providers)) {
-              const expected = this.models.get(name)?.provider;
-              if (expected !== undefined && expected !== provider) {
-                this.logger({ level: 'warn', event: 'worker-provider-mismatch', worker: slot.index, model: name, expected, provider, reason: fallbackReason });
-              }
-            }
-            this.logger({ level: 'info', event: 'worker-ready', worker: slot.index, warmupMs: Object.fromEntries(Object.entries(message.providers).map(([name, p]) => [name, Math.round(p.warmupMs * 10) / 10])) });
+            for (const [key, report] of Object.entries(message.providers)) this.checkProvider(slot, key, report);
+            this.logger({
+              level: 'info',
+              event: 'worker-ready',
+              worker: slot.index,
+              warmupMs: Object.fromEntries(Object.entries(message.providers).map(([key, p]) => [this.versions.get(key)?.model.name ?? key, Math.round(p.warmupMs * 10) / 10])),
+            });
+            slot.loaded = new Set(Object.keys(message.providers));
             slot.ready = true;
             slot.failures = 0;
             resolve();
+            this.syncSessions(slot);
             this.dispatch();
             break;
+          case 'loaded': {
+            const pending = slot.loading.get(message.version);
+            slot.loading.delete(message.version);
+            const version = this.versions.get(message.version);
+            if (version === undefined) {
+              // Dropped while this worker was loading it.
+              worker.postMessage({ type: 'unload', version: message.version } satisfies MainToWorker);
+            } else {
+              slot.loaded.add(message.version);
+              this.checkProvider(slot, message.version, message);
+              this.logger({ level: 'info', event: 'worker-model-loaded', worker: slot.index, model: version.model.name, warmupMs: Math.round(message.warmupMs * 10) / 10 });
+            }
+            pending?.resolve();
+            this.dispatch();
+            break;
+          }
+          case 'load-error': {
+            const pending = slot.loading.get(message.version);
+            slot.loading.delete(message.version);
+            const name = this.versions.get(message.version)?.model.name ?? message.version;
+            this.logger({ level: 'error', event: 'worker-model-load-failed', worker: slot.index, model: name, reason: message.message });
+            pending?.reject(new GanforgeError('INVALID_MODEL', `inference worker ${slot.index} could not load '${name}': ${message.message}`));
+            break;
+          }
           case 'init-error':
             this.logger({ level: 'error', event: 'worker-init-failed', worker: slot.index, reason: message.message });
             reject(new GanforgeError('INTERNAL', `inference worker ${slot.index} could not create its sessions: ${message.message}`));
@@ -339,9 +494,18 @@ export class InferencePool implements GeneratorRunner {
         reject(new GanforgeError('INTERNAL', `inference worker ${slot.index} exited with code ${exitCode} while starting`));
         const batch = slot.batch;
         slot.batch = null;
+        slot.loaded = new Set();
         for (const job of batch?.jobs ?? []) {
           this.settle(job, new GanforgeError('INTERNAL', `inference worker ${slot.index} stopped while running this request`));
         }
+        // A staged version does not wait for a dead worker: its replacement loads every wanted version as it starts.
+        const loading = [...slot.loading.values()];
+        slot.loading.clear();
+        for (const pending of loading) {
+          if (this.closing) pending.reject(new GanforgeError('OVERLOADED', 'the server is shutting down'));
+          else pending.resolve();
+        }
+        this.releaseRetired();
         if (this.closing) {
           this.checkDrained();
           return;
@@ -363,12 +527,15 @@ export class InferencePool implements GeneratorRunner {
     for (const slot of this.slots) {
       if (this.queue.length === 0) break;
       if (!slot.ready || slot.batch !== null || slot.worker === null) continue;
-      const head = this.queue.shift()!;
+      // Oldest first among the versions this worker has a session for (a worker still loading a new version skips it).
+      const headIndex = this.queue.findIndex((job) => slot.loaded.has(job.version.key));
+      if (headIndex < 0) continue;
+      const head = this.queue.splice(headIndex, 1)[0]!;
       const jobs = [head];
       let count = head.input.count;
-      for (let i = 0; i < this.queue.length && count < this.maxBatchImages;) {
+      for (let i = headIndex; i < this.queue.length && count < this.maxBatchImages;) {
         const job = this.queue[i]!;
-        if (job.model === head.model && count + job.input.count <= this.maxBatchImages) {
+        if (job.version === head.version && count + job.input.count <= this.maxBatchImages) {
           jobs.push(job);
           count += job.input.count;
           this.queue.splice(i, 1);
@@ -376,7 +543,7 @@ export class InferencePool implements GeneratorRunner {
           i++;
         }
       }
-      const batch: Batch = { id: this.nextBatchId++, model: head.model, jobs };
+      const batch: Batch = { id: this.nextBatchId++, model: head.model, version: head.version, jobs };
       slot.batch = batch;
       this.batches += 1;
       this.mergedRequests += jobs.length - 1;
@@ -387,7 +554,7 @@ export class InferencePool implements GeneratorRunner {
       }
       const latent = jobs.length === 1 ? head.input.latent.slice() : concatFloat32(jobs.map((j) => j.input.latent));
       const labels = head.input.labels === null ? null : concatInt64(jobs.map((j) => j.input.labels!));
-      const message: MainToWorker = { type: 'run', id: batch.id, model: batch.model, latent, labels, count };
+      const message: MainToWorker = { type: 'run', id: batch.id, version: batch.version.key, latent, labels, count };
       slot.worker.postMessage(message, (labels === null ? [latent.buffer] : [latent.buffer, labels.buffer]) as ArrayBuffer[]);
     }
   }
@@ -409,8 +576,78 @@ export class InferencePool implements GeneratorRunner {
         offset += count;
       }
     }
+    this.releaseRetired();
     this.dispatch();
     this.checkDrained();
+  }
+
+  private addVersion(model: PoolModel): ModelVersion {
+    const key = `${model.name}#${this.nextVersion++}`;
+    const spec: WorkerModel = {
+      version: key,
+      name: model.name,
+      bytes: model.bytes,
+      device: model.provider ?? this.device,
+      latentDim: model.manifest.latentDim,
+      latent: model.manifest.inputs.latent,
+      label: model.manifest.inputs.label,
+      output: model.manifest.output,
+    };
+    const version: ModelVersion = { key, model, spec, state: 'staged' };
+    this.versions.set(key, version);
+    return version;
+  }
+
+  /** Forgets a version and has every worker that holds (or is loading) it release its session. */
+  private dropVersion(version: ModelVersion): void {
+    this.versions.delete(version.key);
+    if (this.current.get(version.model.name) === version) this.current.delete(version.model.name);
+    for (const slot of this.slots) {
+      if (slot.worker === null || !(slot.loaded.has(version.key) || slot.loading.has(version.key))) continue;
+      slot.loaded.delete(version.key);
+      // A load still in progress is released by the worker once it completes (messages are handled in order).
+      slot.worker.postMessage({ type: 'unload', version: version.key } satisfies MainToWorker);
+    }
+  }
+
+  /** Drops retiring versions that no queued or running request uses any more. */
+  private releaseRetired(): void {
+    for (const version of this.versions.values()) {
+      if (version.state !== 'retiring') continue;
+      if (this.queue.some((j) => j.version === version) || this.slots.some((s) => s.batch?.version === version)) continue;
+      this.dropVersion(version);
+      this.logger({ level: 'info', event: 'model-version-released', model: version.model.name });
+    }
+  }
+
+  /** Asks the worker for a session of this version; resolves when it is warm. */
+  private loadOn(slot: Slot, version: ModelVersion): Promise<void> {
+    if (slot.loaded.has(version.key)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      slot.loading.set(version.key, { resolve, reject });
+      slot.worker!.postMessage({ type: 'load', model: version.spec } satisfies MainToWorker);
+    });
+  }
+
+  /** After a (re)start: load versions added since the worker's start list was made, release ones dropped meanwhile. */
+  private syncSessions(slot: Slot): void {
+    for (const key of slot.loaded) {
+      if (this.versions.has(key)) continue;
+      slot.loaded.delete(key);
+      slot.worker!.postMessage({ type: 'unload', version: key } satisfies MainToWorker);
+    }
+    for (const version of this.versions.values()) {
+      if (slot.loaded.has(version.key) || slot.loading.has(version.key)) continue;
+      this.loadOn(slot, version).catch(() => {}); // logged as worker-model-load-failed; this worker then never runs that version
+    }
+  }
+
+  private checkProvider(slot: Slot, key: string, report: SessionReport): void {
+    const version = this.versions.get(key);
+    const expected = version?.model.provider;
+    if (expected !== undefined && expected !== report.provider) {
+      this.logger({ level: 'warn', event: 'worker-provider-mismatch', worker: slot.index, model: version!.model.name, expected, provider: report.provider, reason: report.fallbackReason });
+    }
   }
 
   private settle(job: Job, error: Error | null, output?: GeneratorOutput): void {

@@ -1,43 +1,95 @@
 // One inference worker thread: onnxruntime-node's run() blocks its thread, so sessions live here and the HTTP thread
-// stays free. The worker creates one session per model at start, then answers one batch at a time
-// (serve/inference-pool.ts decides what goes into a batch).
+// stays free. The worker creates one warm session per model version at start, loads and releases versions when the
+// pool says so (hot reload), and answers one batch at a time (serve/inference-pool.ts decides what goes into a batch).
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { createNodeSession, ort, type NodeSession } from './ort-node.ts';
-import type { MainToWorker, WorkerInit, WorkerToMain } from './inference-pool.ts';
+import type { MainToWorker, SessionReport, WorkerInit, WorkerModel, WorkerToMain } from './inference-pool.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('inference-worker.ts must run as a worker thread');
 const init = workerData as WorkerInit;
 const post = (message: WorkerToMain, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-const sessions = new Map<string, NodeSession & { latent: string; label: string | null; output: string }>();
+interface Entry extends NodeSession {
+  latent: string;
+  label: string | null;
+  output: string;
+  /** Batches currently running on this session. */
+  running: number;
+  /** Unloaded: released as soon as no batch runs on it. */
+  retired: boolean;
+}
 
-async function start(): Promise<void> {
-  const providers: Extract<WorkerToMain, { type: 'ready' }>['providers'] = {};
-  for (const model of init.models) {
-    const created = await createNodeSession(model.bytes, { device: model.device, intraOpNumThreads: init.intraOpNumThreads, allowSpinning: init.allowSpinning });
-    const entry = { ...created, latent: model.latent, label: model.label, output: model.output };
-    // Warm-up: the first run() allocates and plans the graph (several times slower than later runs); doing it here
-    // keeps that cost out of the first real request and lets /readyz mean "answers at full speed".
-    const started = performance.now();
+/** Version key → warm session. */
+const sessions = new Map<string, Entry>();
+/** Versions whose session is being created (an unload for one waits for it). */
+const loading = new Map<string, Promise<unknown>>();
+
+async function createEntry(model: WorkerModel): Promise<{ entry: Entry; report: SessionReport }> {
+  const created = await createNodeSession(model.bytes, { device: model.device, intraOpNumThreads: init.intraOpNumThreads, allowSpinning: init.allowSpinning });
+  const entry: Entry = { ...created, latent: model.latent, label: model.label, output: model.output, running: 0, retired: false };
+  // Warm-up: the first run() allocates and plans the graph (several times slower than later runs); doing it here
+  // keeps that cost out of the first real request and lets /readyz (and a hot-reload switch) mean "answers at full speed".
+  const started = performance.now();
+  try {
     const feeds: Record<string, ort.Tensor> = { [entry.latent]: new ort.Tensor('float32', new Float32Array(model.latentDim), [1, model.latentDim]) };
     if (entry.label !== null) feeds[entry.label] = new ort.Tensor('int64', new BigInt64Array(1), [1]);
     await entry.session.run(feeds, [entry.output]);
-    sessions.set(model.name, entry);
-    providers[model.name] = { provider: created.provider, fallbackReason: created.fallbackReason, warmupMs: performance.now() - started };
+  } catch (error) {
+    await entry.session.release();
+    throw error;
+  }
+  return { entry, report: { provider: created.provider, fallbackReason: created.fallbackReason, warmupMs: performance.now() - started } };
+}
+
+async function start(): Promise<void> {
+  const providers: Record<string, SessionReport> = {};
+  for (const model of init.models) {
+    const { entry, report } = await createEntry(model);
+    sessions.set(model.version, entry);
+    providers[model.version] = report;
   }
   post({ type: 'ready', providers });
 }
 
+function load(model: WorkerModel): void {
+  const created = createEntry(model).then(
+    ({ entry, report }) => {
+      loading.delete(model.version);
+      sessions.set(model.version, entry);
+      post({ type: 'loaded', version: model.version, ...report });
+    },
+    (error: unknown) => {
+      loading.delete(model.version);
+      post({ type: 'load-error', version: model.version, message: error instanceof Error ? error.message : String(error) });
+    },
+  );
+  loading.set(model.version, created);
+}
+
+function unload(version: string): void {
+  const pending = loading.get(version);
+  if (pending !== undefined) {
+    void pending.then(() => unload(version));
+    return;
+  }
+  const entry = sessions.get(version);
+  if (entry === undefined) return;
+  sessions.delete(version);
+  entry.retired = true;
+  if (entry.running === 0) void entry.session.release();
+}
+
 async function runBatch(message: Extract<MainToWorker, { type: 'run' }>): Promise<void> {
+  const entry = sessions.get(message.version);
   try {
-    const entry = sessions.get(message.model);
-    if (entry === undefined) throw new Error(`worker has no session for model '${message.model}'`);
+    if (entry === undefined) throw new Error(`worker has no session for model version '${message.version}'`);
+    entry.running += 1;
     const latentDim = message.latent.length / message.count;
     const feeds: Record<string, ort.Tensor> = { [entry.latent]: new ort.Tensor('float32', message.latent, [message.count, latentDim]) };
     if (entry.label !== null) {
-      if (message.labels === null) throw new Error(`model '${message.model}' needs labels`);
+      if (message.labels === null) throw new Error(`model version '${message.version}' needs labels`);
       feeds[entry.label] = new ort.Tensor('int64', message.labels, [message.count]);
     }
     const outputs = await entry.session.run(feeds, [entry.output]);
@@ -47,12 +99,28 @@ async function runBatch(message: Extract<MainToWorker, { type: 'run' }>): Promis
     post({ type: 'result', id: message.id, data, dims: output.dims.map(Number) }, [data.buffer]);
   } catch (error) {
     post({ type: 'error', id: message.id, message: error instanceof Error ? error.message : String(error) });
+  } finally {
+    if (entry !== undefined) {
+      entry.running -= 1;
+      if (entry.retired && entry.running === 0) void entry.session.release();
+    }
   }
 }
 
 port.on('message', (message: MainToWorker) => {
-  if (message.type === 'run') void runBatch(message);
-  else if (message.type === 'exit') process.exit(message.code);
+  switch (message.type) {
+    case 'run':
+      void runBatch(message);
+      break;
+    case 'load':
+      load(message.model);
+      break;
+    case 'unload':
+      unload(message.version);
+      break;
+    case 'exit':
+      process.exit(message.code);
+  }
 });
 
 start().catch((error: unknown) => {

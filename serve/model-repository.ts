@@ -1,6 +1,7 @@
 // The set of generators a server offers: every *.onnx in one folder, each checked once at startup (manifest present and
 // valid, graph loadable by onnxruntime with the inputs/outputs the manifest names). A bad file is refused with a logged
-// reason and never takes the others down. The sha256 identifies the exact model version (ETags, /models).
+// reason and never takes the others down. The sha256 identifies the exact model version (ETags, /models). The set
+// changes at run time only through LiveModelRepository's methods (serve/model-watcher.ts picks up folder changes).
 
 import { createHash } from 'node:crypto';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
@@ -44,6 +45,59 @@ export interface ModelRepository {
   readonly defaultModel: ServedModel | undefined;
 }
 
+/**
+ * The repository the server holds. Its contents change only through these methods (the models-folder watcher calls
+ * them); each change swaps in a new map or list rather than editing the old one, so a request that is iterating
+ * `models` or `refused` keeps a consistent view.
+ */
+export class LiveModelRepository implements ModelRepository {
+  private current: ReadonlyMap<string, ServedModel> = new Map();
+  private refusals: readonly RefusedModel[] = [];
+
+  /** The folder's real path (symlinks resolved), which every served model lives directly inside. */
+  constructor(readonly root: string) {}
+
+  get models(): ReadonlyMap<string, ServedModel> {
+    return this.current;
+  }
+
+  get refused(): readonly RefusedModel[] {
+    return this.refusals;
+  }
+
+  get defaultModel(): ServedModel | undefined {
+    return this.current.get('default') ?? this.current.values().next().value;
+  }
+
+  /** Adds or replaces the model of that name and forgets any refusal of its file. */
+  put(model: ServedModel): void {
+    const next = new Map(this.current);
+    next.set(model.name, model);
+    this.current = new Map([...next].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    this.accept(`${model.name}.onnx`);
+  }
+
+  /** Stops serving a model; returns what was removed. */
+  remove(name: string): ServedModel | undefined {
+    const model = this.current.get(name);
+    if (model === undefined) return undefined;
+    const next = new Map(this.current);
+    next.delete(name);
+    this.current = next;
+    return model;
+  }
+
+  /** Records (or updates) why a file is not served. */
+  refuse(file: string, reason: string): void {
+    this.refusals = [...this.refusals.filter((r) => r.file !== file), { file, reason }].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  }
+
+  /** Drops the refusal of a file that loaded or disappeared. */
+  accept(file: string): void {
+    if (this.refusals.some((r) => r.file === file)) this.refusals = this.refusals.filter((r) => r.file !== file);
+  }
+}
+
 export interface LoadModelRepositoryOptions {
   /** Folder holding the .onnx files. */
   dir: string;
@@ -54,7 +108,7 @@ export interface LoadModelRepositoryOptions {
 }
 
 /** Loads every *.onnx directly inside `dir`; throws NOT_FOUND only when the folder itself is missing. */
-export async function loadModelRepository(options: LoadModelRepositoryOptions): Promise<ModelRepository> {
+export async function loadModelRepository(options: LoadModelRepositoryOptions): Promise<LiveModelRepository> {
   const { device = 'auto', logger = () => {} } = options;
   const dir = resolve(options.dir);
   let root: string;
@@ -65,25 +119,32 @@ export async function loadModelRepository(options: LoadModelRepositoryOptions): 
   } catch (cause) {
     throw new GanforgeError('NOT_FOUND', `models folder '${dir}' cannot be read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
   }
-  const models = new Map<string, ServedModel>();
-  const refused: RefusedModel[] = [];
+  const repository = new LiveModelRepository(root);
   for (const file of entries) {
     try {
-      const model = await loadOne(root, file, device);
-      models.set(model.name, model);
-      logger({ level: 'info', event: 'model-loaded', model: model.name, family: model.manifest.family, provider: model.provider, sha256: model.sha256, size: model.size });
-      if (model.fallbackReason !== undefined) logger({ level: device === 'cuda' ? 'warn' : 'info', event: 'provider-fallback', model: model.name, provider: model.provider, reason: model.fallbackReason });
+      const model = await loadModelFile(root, file, device);
+      repository.put(model);
+      logModelLoaded(logger, model, device);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      refused.push({ file, reason });
+      repository.refuse(file, reason);
       logger({ level: 'warn', event: 'model-refused', file, reason });
     }
   }
-  const defaultModel = models.get('default') ?? models.values().next().value;
-  return { models, refused, defaultModel };
+  return repository;
 }
 
-async function loadOne(root: string, file: string, device: Device): Promise<ServedModel> {
+/** The 'model-loaded' line (and the CUDA fallback, if any) for a model that is now served. */
+export function logModelLoaded(logger: Logger, model: ServedModel, device: Device, fields: Record<string, unknown> = {}): void {
+  logger({ level: 'info', event: 'model-loaded', model: model.name, family: model.manifest.family, provider: model.provider, sha256: model.sha256, size: model.size, ...fields });
+  if (model.fallbackReason !== undefined) logger({ level: device === 'cuda' ? 'warn' : 'info', event: 'provider-fallback', model: model.name, provider: model.provider, reason: model.fallbackReason });
+}
+
+/**
+ * Reads and checks one `<name>.onnx` inside `root` (a real path): name, location, manifest, and a probe session with
+ * the inputs and outputs the manifest names. Throws INVALID_MODEL with the reason, or the file system's error.
+ */
+export async function loadModelFile(root: string, file: string, device: Device): Promise<ServedModel> {
   const name = file.slice(0, -'.onnx'.length);
   if (!MODEL_NAME_PATTERN.test(name)) {
     throw new GanforgeError('INVALID_MODEL', `${file}: model names must match ${MODEL_NAME_PATTERN.source}; rename the file`);
@@ -111,7 +172,7 @@ async function loadOne(root: string, file: string, device: Device): Promise<Serv
     path,
     manifest,
     bytes,
-    size: info.size,
+    size: bytes.length,
     mtime: info.mtime,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     provider: probe.provider,

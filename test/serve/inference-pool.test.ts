@@ -117,3 +117,67 @@ test('option ranges are checked', async () => {
   await assert.rejects(InferencePool.start({ models: [small], workers: 0 }), /'workers' must be an integer in \[1, 64\], got 0/);
   await assert.rejects(InferencePool.start({ models: [small], maxBatchImages: 0 }), RangeError);
 });
+
+test('a staged version serves only after activate(); queued requests keep their version and are never merged across versions', async () => {
+  const v1 = poolModel('swap', { weightSeed: 21 });
+  const v2 = poolModel('swap', { weightSeed: 22 });
+  const staged = await pool.stageModel(v1);
+  await assert.rejects(pool.run('swap', input(8, 1, 1)), (e: unknown) => e instanceof GanforgeError && e.code === 'UNKNOWN_MODEL', 'staged is not served yet');
+  staged.activate();
+  const inputs = [input(8, 2, 31), input(8, 1, 32)];
+  const soloV1 = await Promise.all(inputs.map((i) => pool.run('swap', i)));
+  // v2 is staged (warm in the worker) first; then, in one turn, v1 requests queue behind a slow batch, v2 becomes
+  // current and v2 requests queue too. A batch mixing them would run on one version's session and give the other
+  // version's request the wrong values.
+  const stagedV2 = await pool.stageModel(v2);
+  const before = pool.stats();
+  const blocker = pool.run('slow', input(8, 64, 8));
+  const oldRequests = inputs.map((i) => pool.run('swap', i));
+  stagedV2.activate();
+  const newRequests = inputs.map((i) => pool.run('swap', i));
+  assert.equal(pool.stats().queuedRequests, 4);
+  const [oldResults, newResults] = await Promise.all([Promise.all(oldRequests), Promise.all(newRequests), blocker]);
+  assert.equal(pool.stats().batches - before.batches, 3, 'slow; the two v1 requests merged; the two v2 requests merged');
+  const soloV2 = await Promise.all(inputs.map((i) => pool.run('swap', i)));
+  for (const i of [0, 1]) {
+    assert.deepEqual(oldResults[i]!.data, soloV1[i]!.data, `request ${i} queued before the switch is answered by v1`);
+    assert.deepEqual(newResults[i]!.data, soloV2[i]!.data, `request ${i} queued after the switch is answered by v2`);
+    assert.notDeepEqual(soloV1[i]!.data, soloV2[i]!.data, 'the two versions have different weights');
+  }
+  // v1 had no request left, so every worker released it.
+  assert.deepEqual(pool.modelVersions().filter((v) => v.name === 'swap').map((v) => [v.state, v.workers]), [['current', 1]]);
+  assert.ok(logs.some((e) => e.event === 'model-version-released' && e.model === 'swap'));
+  assert.equal(pool.removeModel('swap'), true);
+});
+
+test('removeModel: requests already queued finish, new ones are UNKNOWN_MODEL, and the sessions are released', async () => {
+  (await pool.stageModel(poolModel('brief', { weightSeed: 23 }))).activate();
+  const blocker = pool.run('slow', input(8, 64, 9));
+  const queued = pool.run('brief', input(8, 3, 1));
+  assert.equal(pool.removeModel('brief'), true);
+  await assert.rejects(pool.run('brief', input(8, 1, 1)), (e: unknown) => e instanceof GanforgeError && e.code === 'UNKNOWN_MODEL');
+  assert.deepEqual(pool.modelVersions().filter((v) => v.name === 'brief').map((v) => v.state), ['retiring'], 'kept while a request needs it');
+  assert.deepEqual((await queued).dims, [3, 6, 5, 1]);
+  await blocker;
+  assert.deepEqual(pool.modelVersions().filter((v) => v.name === 'brief'), []);
+  assert.equal(pool.removeModel('brief'), false);
+});
+
+test('a version the workers cannot load is refused by stageModel and the current one keeps serving', async () => {
+  const good = await pool.run('small', input(8, 1, 40));
+  const broken = { ...small, bytes: Uint8Array.from([1, 2, 3, 4]) };
+  await assert.rejects(pool.stageModel(broken), (e: unknown) => e instanceof GanforgeError && e.code === 'INVALID_MODEL' && /could not load 'small'/.test(e.message));
+  assert.deepEqual(pool.modelVersions().filter((v) => v.name === 'small').map((v) => v.state), ['current']);
+  assert.deepEqual((await pool.run('small', input(8, 1, 40))).data, good.data);
+});
+
+test('a worker restarted after a crash starts with the models of now, not those of the pool start', async () => {
+  (await pool.stageModel(poolModel('added', { weightSeed: 24 }))).activate();
+  const ready = logs.length;
+  await pool.killWorker(0);
+  while (pool.stats().ready === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  const restarted = logs.slice(ready).find((e) => e.event === 'worker-ready')!;
+  assert.ok(Object.keys(restarted.warmupMs as object).includes('added'), JSON.stringify(restarted.warmupMs));
+  assert.deepEqual((await pool.run('added', input(8, 2, 1))).dims, [2, 6, 5, 1]);
+  pool.removeModel('added');
+});
