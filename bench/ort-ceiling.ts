@@ -5,8 +5,9 @@
 //
 //   node --import tsx bench/ort-ceiling.ts --model FILE --batch 8 --workers 2 [--threads N] [--seconds 3]
 
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -51,6 +52,26 @@ export async function measureOrtCeiling(options: OrtCeilingOptions): Promise<Ort
   return result;
 }
 
+export interface OrtProfile {
+  batch: number;
+  threads: number;
+  runs: number;
+  /** Mean wall time of a run() divided by the batch. */
+  msPerImage: number;
+  /** Kernel time per image by ONNX op type (onnxruntime's own profiler), largest first. */
+  byOp: Record<string, number>;
+}
+
+/** Where one run() of the model spends its time, per image, at `batch` (one session, in a child process). */
+export async function profileOrtOps(options: Omit<OrtCeilingOptions, 'workers' | 'seconds'>): Promise<OrtProfile> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--profile', '--model', options.modelFile, '--batch', String(options.batch), '--workers', '1'];
+  if (options.threads !== undefined) args.push('--threads', String(options.threads));
+  const line = (await runNodeScript(args)).find((l) => l.startsWith('{"benchmark":"ort-profile"'));
+  if (line === undefined) throw new Error(`ort-ceiling --profile gave no result for ${options.modelFile}`);
+  const { benchmark: _name, ...profile } = JSON.parse(line) as OrtProfile & { benchmark: string };
+  return profile;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -59,6 +80,7 @@ async function main(): Promise<void> {
       workers: { type: 'string', default: String(Math.min(2, availableParallelism())) },
       threads: { type: 'string' },
       seconds: { type: 'string', default: '3' },
+      profile: { type: 'boolean', default: false },
     },
   });
   if (values.model === undefined) throw new RangeError("'--model FILE' is required");
@@ -71,6 +93,10 @@ async function main(): Promise<void> {
   }
   if (!(seconds > 0 && seconds <= 60)) throw new RangeError(`'--seconds' must be in (0, 60], got ${seconds}`);
   const setup: WorkerSetup = { bytes: readFileSync(values.model), batch, threads };
+  if (values.profile) {
+    console.log(JSON.stringify({ benchmark: 'ort-profile', ...(await profileOps(setup)) }));
+    return;
+  }
 
   const threadsReady = Array.from({ length: workers }, () => startWorker(setup));
   const started = await Promise.all(threadsReady);
@@ -86,6 +112,44 @@ async function main(): Promise<void> {
   const runs = counts.reduce((a, b) => a + b, 0);
   const result: OrtCeilingResult = { batch, workers, threads, runs, seconds: elapsed, imagesPerSecond: (runs * batch) / elapsed };
   console.log(JSON.stringify({ benchmark: 'ort-ceiling', ...result }));
+}
+
+async function profileOps({ bytes, batch, threads }: WorkerSetup): Promise<OrtProfile> {
+  const RUNS = 30;
+  const manifest = readManifest(bytes, 'ort-ceiling model');
+  const dir = mkdtempSync(join(tmpdir(), 'ganforge-ort-profile-'));
+  try {
+    const session = await ort.InferenceSession.create(bytes, {
+      graphOptimizationLevel: 'all', intraOpNumThreads: threads, enableProfiling: true, profileFilePrefix: join(dir, 'profile'),
+      extra: { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' },
+    });
+    const feeds: Record<string, ort.Tensor> = {
+      [manifest.inputs.latent]: new ort.Tensor('float32', sampleLatents({ latentDim: manifest.latentDim, count: batch, seed: 1 }), [batch, manifest.latentDim]),
+    };
+    if (manifest.inputs.label !== null) feeds[manifest.inputs.label] = new ort.Tensor('int64', new BigInt64Array(batch), [batch]);
+    for (let i = 0; i < 3; i++) await session.run(feeds); // warm-up runs are profiled too, so they are skipped below
+    for (let i = 0; i < RUNS; i++) await session.run(feeds);
+    session.endProfiling(); // writes <prefix>_<date>.json into dir (the node binding returns nothing)
+    await session.release();
+    // Chrome trace events: one 'model_run' per run() and one '<node>_kernel_time' per node execution.
+    const events = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]!), 'utf8')) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
+    const counted = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').slice(-RUNS);
+    const from = counted[0]!.ts;
+    const byOp = new Map<string, number>();
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
+      const op = e.args?.op_name ?? 'unknown';
+      byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+    }
+    const perImage = (us: number) => us / 1000 / RUNS / batch;
+    return {
+      batch, threads, runs: RUNS,
+      msPerImage: perImage(counted.reduce((a, e) => a + e.dur, 0)),
+      byOp: Object.fromEntries([...byOp].sort((a, b) => b[1] - a[1]).map(([op, us]) => [op, perImage(us)])),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A worker thread running this file; resolves once its session answered a warm-up run. */
