@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'NOT_FOUND' // no such route or file
   | 'OVERLOADED' // the queue is full; retry later
   | 'TIMEOUT' // the request took longer than allowed
-  | 'INTERNAL'; // a bug: never shown with details
+  | 'INTERNAL' // a bug: never shown with details
+  | 'METHOD_NOT_ALLOWED' // the route exists but not for that HTTP method
+  | 'PAYLOAD_TOO_LARGE'; // a request carries a body the API never reads
 
 export class GanforgeError extends Error {
   readonly code: ErrorCode;

@@ -5,14 +5,19 @@
 import { createHash } from 'node:crypto';
 import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
 
-/** Bump when the encoding of an unchanged model's output changes (PNG grid layout, JSON fields), to invalidate caches. */
-const ETAG_VERSION = 'g1';
+/**
+ * Bump when the encoding of an unchanged model's output changes (PNG grid layout, JSON fields), to invalidate caches.
+ * The PNG bytes also depend on the zlib that compresses them (node:zlib, bundled with Node), so its version is part of
+ * every tag: a fleet running mixed Node versions never serves two different bodies under one strong ETag.
+ */
+const ETAG_SCHEME = 'g2';
+const ENCODER_VERSION = `zlib ${process.versions.zlib ?? 'unknown'}`;
 
 /** Strong ETag of a seeded /generate response: sha256 of model sha256 + normalized parameters + format. */
 export function generateEtag(modelSha256: string, params: GenerateParams, format: OutputFormat): string {
   // Normalized: defaults filled in and class names resolved to per-image labels, so ?class=one and ?class=1 share a tag.
-  const normalized = JSON.stringify([ETAG_VERSION, modelSha256, params.n, params.seed, params.labels, params.truncation, params.truncationMode, format]);
-  return `"${ETAG_VERSION}-${createHash('sha256').update(normalized).digest('hex').slice(0, 32)}"`;
+  const normalized = JSON.stringify([ETAG_SCHEME, ENCODER_VERSION, modelSha256, params.n, params.seed, params.labels, params.truncation, params.truncationMode, format]);
+  return `"${ETAG_SCHEME}-${createHash('sha256').update(normalized).digest('hex').slice(0, 32)}"`;
 }
 
 /** RFC 9110 §13.1.2 If-None-Match with weak comparison: '*' or any listed tag equal to `etag` ignoring W/. */

@@ -22,6 +22,8 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Obje
   INVALID_PARAMETER: 400,
   UNKNOWN_MODEL: 404,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  PAYLOAD_TOO_LARGE: 413,
   OVERLOADED: 503,
   TIMEOUT: 504,
 });

@@ -12,11 +12,41 @@ export interface LogEntry {
 
 export type Logger = (entry: LogEntry) => void;
 
-/** Writes each entry as one JSON line with a timestamp; info to stdout, warn/error to stderr. */
+/** Loggers with lines not yet written; flushed at exit so a log is never cut short by a normal shutdown. */
+const unflushed = new Set<() => void>();
+let exitHookInstalled = false;
+
+/**
+ * Writes each entry as one JSON line with a timestamp; info to stdout, warn/error to stderr. Info lines (one per
+ * request) are gathered and written once per event-loop turn: on a pipe or file each write() is a system call, and
+ * a call per request is measurable at thousands of requests per second. Warnings and errors are written at once,
+ * after any info lines before them.
+ */
 export function createJsonLogger(out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Logger {
+  let pending = '';
+  const flush = () => {
+    unflushed.delete(flush);
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    out.write(text);
+  };
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => { for (const pendingFlush of [...unflushed]) pendingFlush(); });
+  }
   return (entry) => {
     const line = `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`;
-    (entry.level === 'info' ? out : err).write(line);
+    if (entry.level !== 'info') {
+      flush();
+      err.write(line);
+      return;
+    }
+    if (pending === '') {
+      unflushed.add(flush);
+      setImmediate(flush);
+    }
+    pending += line;
   };
 }
 

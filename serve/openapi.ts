@@ -38,9 +38,12 @@ const errorResponse = (codes: ErrorCode[], why: string): Json => ({
 export function buildOpenApi(options: OpenApiOptions): Json {
   const codes = httpErrorCodes();
   const byStatus = (status: number) => codes.filter((c) => c.status === status).map((c) => c.code);
-  // The errors every route can give: a query string over the limit is refused before routing, a bug is a 500.
+  // The errors every route can give: a query string over the limit, another method or a request body are refused
+  // before the route runs; a bug is a 500.
   const common: Json = {
     400: errorResponse(byStatus(400), `Invalid parameter, or a query string longer than ${options.maxQueryBytes} bytes.`),
+    405: { ...errorResponse(byStatus(405), 'Only GET and HEAD are answered.'), headers: { Allow: { schema: { type: 'string' } } } },
+    413: errorResponse(byStatus(413), 'The request carried a body; every route reads only its URL.'),
     500: errorResponse(byStatus(500), 'A bug; the body never carries details, the server log does.'),
   };
   const parameterSchemas: Record<(typeof GENERATE_PARAMETERS)[number], { schema: Json; description: string }> = {

@@ -2,9 +2,8 @@
 // HTTP port. close() is graceful: stop accepting, let in-flight requests finish, then stop the workers.
 
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
 import type { GenerateLimits } from '../common/generate-params.ts';
 import { createApp } from './app.ts';
 import { InferencePool, type InferencePoolOptions } from './inference-pool.ts';
@@ -12,7 +11,7 @@ import { createJsonLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
 import { loadModelRepository, type ModelRepository } from './model-repository.ts';
 import type { Device } from './ort-node.ts';
-import { webAssetsRouter } from './web-assets.ts';
+import { webClient } from './web-assets.ts';
 
 export interface ServerOptions {
   /** Folder of .onnx generators. */
@@ -61,22 +60,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (repository.models.size === 0) logger({ level: 'warn', event: 'no-models', modelsDir, refused: repository.refused.length });
   const metrics = createServerMetrics();
   const pool = await InferencePool.start({ ...options.pool, models: [...repository.models.values()], device, workers: options.workers, logger, observer: metrics.pool });
-  let api: express.Express;
+  let app: RequestListener;
   try {
-    api = createApp({ repository, pool, limits: options.limits, logger, version: options.version, metrics, cors: options.cors, maxQueryBytes: options.maxQueryBytes });
+    // Only the page and its files go to the client handler: it marks every response cross-origin isolated
+    // (COOP/COEP/CORP same-origin), which must not stop other sites embedding /generate images or fetching models.
+    const client = options.web === false ? undefined : webClient(options.web === undefined ? {} : { distDir: options.web });
+    app = createApp({ repository, pool, limits: options.limits, logger, version: options.version, metrics, cors: options.cors, maxQueryBytes: options.maxQueryBytes, client });
   } catch (error) {
     await pool.close(); // a bad option must not leave worker threads holding the process open
     throw error;
-  }
-  let app: express.Express = api;
-  if (options.web !== false) {
-    // Only the page and its files go through the client router: it marks every response cross-origin isolated
-    // (COOP/COEP/CORP same-origin), which must not stop other sites embedding /generate images or fetching models.
-    const web = webAssetsRouter(options.web === undefined ? {} : { distDir: options.web });
-    app = express();
-    app.disable('x-powered-by');
-    app.use((req, res, next) => (req.path === '/' || req.path === '/index.html' || req.path.startsWith('/web/') ? web(req, res, next) : next()));
-    app.use(api);
   }
   const server: Server = createServer(app);
   try {

@@ -3,6 +3,7 @@
 // come from here, never a CDN, so the page keeps working offline once loaded.
 
 import { existsSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -73,6 +74,29 @@ export function webAssetsRouter(options: WebAssetsOptions = {}): Router {
   );
 
   return router;
+}
+
+/**
+ * The client router as a complete request listener for serve/app.ts's `client` option: a path under /web/ with no file
+ * behind it, or any failure, is answered here as the API's JSON error.
+ */
+export function webClient(options: WebAssetsOptions = {}): RequestListener {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', 'strong');
+  app.use(webAssetsRouter(options));
+  app.use((req: Request) => {
+    throw new GanforgeError('NOT_FOUND', `no file ${req.path} in the browser client`);
+  });
+  app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const { status, body } = toHttpError(error);
+    res.status(status).json(body);
+  });
+  return app;
 }
 
 /** web/dist next to this file's package, from the source tree (serve/) or the compiled one (dist/serve/). */

@@ -2,7 +2,7 @@
 // determinism, formats, every error path with its status and body, and the per-request log line.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, get } from 'node:http';
+import { createServer, get, request, type IncomingHttpHeaders, type RequestOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { decode } from 'fast-png';
@@ -159,17 +159,60 @@ test('every /generate error path: status and {error, message, parameter}', async
   }
 });
 
-test('unknown routes and methods are 404 JSON listing the routes; a malformed path is 400', async () => {
+test('unknown routes are 404 JSON listing the routes, other methods 405 with Allow; a malformed path is 400', async () => {
   const missing = await getJson<ErrorBody>(`${base}/nope`);
   assert.equal(missing.status, 404);
   assert.equal(missing.body.error, 'NOT_FOUND');
   assert.match(missing.body.message, /GET \/generate/);
   const post = await fetch(`${base}/generate`, { method: 'POST' });
-  assert.equal(post.status, 404);
-  assert.equal(((await post.json()) as ErrorBody).error, 'NOT_FOUND');
+  assert.equal(post.status, 405);
+  assert.equal(post.headers.get('allow'), 'GET, HEAD');
+  assert.equal(((await post.json()) as ErrorBody).error, 'METHOD_NOT_ALLOWED');
+  const postUnknown = await fetch(`${base}/nope`, { method: 'POST' });
+  assert.equal(postUnknown.status, 404);
   const malformed = await getJson<ErrorBody>(`${base}/models/%E0%A4%A.onnx`);
   assert.equal(malformed.status, 400);
   assert.equal(malformed.body.error, 'INVALID_PARAMETER');
+});
+
+/** A raw request, for what fetch will not send (a GET with a body). */
+function rawRequest(url: string, options: RequestOptions, body?: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, options, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { text += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a request body is refused with 413 PAYLOAD_TOO_LARGE and the connection closed, whether sized or chunked', async () => {
+  const sized = await rawRequest(`${base}/generate?seed=1`, { method: 'GET', headers: { 'Content-Type': 'text/plain', 'Content-Length': '5' } }, 'hello');
+  assert.equal(sized.status, 413);
+  assert.equal(sized.headers.connection, 'close');
+  assert.equal((JSON.parse(sized.body) as ErrorBody).error, 'PAYLOAD_TOO_LARGE');
+  const chunked = await rawRequest(`${base}/healthz`, { method: 'GET', headers: { 'Transfer-Encoding': 'chunked' } }, 'x'.repeat(100_000));
+  assert.equal(chunked.status, 413);
+  assert.match((JSON.parse(chunked.body) as ErrorBody).message, /takes no request body/);
+  const empty = await rawRequest(`${base}/healthz`, { method: 'GET', headers: { 'Content-Length': '0' } });
+  assert.equal(empty.status, 200);
+});
+
+test('HEAD answers the headers GET would, with no body; a seeded GET revalidates to 304', async () => {
+  const get = await getBytes(`${base}/generate?seed=9&n=2`);
+  const head = await rawRequest(`${base}/generate?seed=9&n=2`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.body, '');
+  assert.equal(head.headers['content-length'], String(get.bytes.length));
+  assert.equal(head.headers.etag, get.headers.get('etag'));
+  const revalidated = await fetch(`${base}/generate?seed=9&n=2`, { headers: { 'If-None-Match': get.headers.get('etag')! } });
+  assert.equal(revalidated.status, 304);
+  const model = await fetch(`${base}/models/default.onnx`);
+  const again = await fetch(`${base}/models/default.onnx`, { headers: { 'If-None-Match': model.headers.get('etag')! } });
+  assert.equal(again.status, 304);
 });
 
 test('the server is still up after all the errors', async () => {

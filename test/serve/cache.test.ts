@@ -28,7 +28,7 @@ test('seeded: strong ETag, no-cache; If-None-Match → 304 with no body and no i
   const first = await fetch(`${base}/generate?seed=5&n=2`);
   const body = new Uint8Array(await first.arrayBuffer());
   const etag = first.headers.get('etag')!;
-  assert.match(etag, /^"g1-[0-9a-f]{32}"$/);
+  assert.match(etag, /^"g2-[0-9a-f]{32}"$/);
   assert.equal(first.headers.get('cache-control'), 'no-cache');
   const batches = pool.stats().batches;
   const cached = await fetch(`${base}/generate?seed=5&n=2`, { headers: { 'If-None-Match': `"other", W/${etag}` } });
@@ -37,7 +37,7 @@ test('seeded: strong ETag, no-cache; If-None-Match → 304 with no body and no i
   assert.equal(cached.headers.get('etag'), etag);
   assert.equal(cached.headers.get('x-ganforge-seed'), '5');
   assert.equal(pool.stats().batches, batches, 'a 304 must not run the generator');
-  const stale = await fetch(`${base}/generate?seed=5&n=2`, { headers: { 'If-None-Match': '"g1-0000"' } });
+  const stale = await fetch(`${base}/generate?seed=5&n=2`, { headers: { 'If-None-Match': '"g2-0000"' } });
   assert.equal(stale.status, 200);
   assert.deepEqual(new Uint8Array(await stale.arrayBuffer()), body);
   assert.equal(stale.headers.get('etag'), etag);

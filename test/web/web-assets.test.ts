@@ -62,6 +62,18 @@ describe('webAssetsRouter', () => {
     assert.equal(traversal.status, 404);
   });
 
+  it('counts the page and its files in the API metrics and tags them with a request id, like every API route', async () => {
+    const page = await fetch(`${server.url}/`);
+    const js = await fetch(`${server.url}/web/ganforge.js`, { headers: { 'X-Request-Id': 'client-asset-1' } });
+    assert.match(page.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(js.headers.get('x-request-id'), 'client-asset-1');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /ganforge_http_requests_total\{method="GET",route="\/",status="200"\} [1-9]/);
+    assert.match(metrics, /ganforge_http_requests_total\{method="GET",route="\/web\/\*",status="200"\} [1-9]/);
+    const oversized = await fetch(`${server.url}/web/ganforge.js?${'x'.repeat(5000)}`);
+    assert.equal(oversized.status, 400); // the query bound applies here too
+  });
+
   it('leaves the API routes alone', async () => {
     const response = await fetch(`${server.url}/models`);
     assert.equal(response.status, 200);
