@@ -26,6 +26,9 @@ options:
   --max-query N       longest accepted query string in bytes (default: 2048)
   --web-dist DIR      built browser client served at / and /web/ (default: web/dist of this package)
   --api-only          serve the HTTP API only, no browser client
+  --watch-interval-ms N  how often the models folder is polled for added, replaced or removed .onnx files, on top of
+                      file-system events; a changed file is loaded once it has stopped changing (default: 1000)
+  --no-watch          serve the models found at startup until restart (no hot reload)
   -h, --help          show this help`;
 
 export const serveCommand: Subcommand = {
@@ -67,6 +70,7 @@ export const serveCommand: Subcommand = {
         ...(values.cors === undefined ? {} : { cors: values.cors }),
         maxQueryBytes: integer('max-query', values['max-query'], 64, 65_536),
         web: values['api-only'] ? false : values['web-dist'],
+        watch: values['no-watch'] ? false : { intervalMs: integer('watch-interval-ms', values['watch-interval-ms'], 1, 3_600_000) },
       });
     } catch (error) {
       if (error instanceof RangeError) {
@@ -105,6 +109,8 @@ function parseServeArgs(args: string[]) {
       cors: { type: 'string' },
       'max-query': { type: 'string' },
       'api-only': { type: 'boolean', default: false },
+      'watch-interval-ms': { type: 'string' },
+      'no-watch': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,

@@ -150,6 +150,8 @@ export interface ServerMetrics {
   queueWait: Histogram;
   batchImages: Histogram;
   imagesGenerated: Counter;
+  /** Models-folder changes acted on while serving, by model and result (loaded, refused, removed); serve/model-watcher.ts counts them. */
+  modelReloads: Counter;
   /** Feed this to InferencePool.start({ observer }). */
   pool: PoolObserver;
   /** Where the scrape-time gauges read from (createApp calls this). */
@@ -170,6 +172,7 @@ export function createServerMetrics(): ServerMetrics {
   const queueWait = registry.histogram('ganforge_queue_wait_seconds', 'Time a generation request waited for an inference worker, by model.', LATENCY_BUCKETS);
   const batchImages = registry.histogram('ganforge_batch_images', 'Images per batch sent to an inference worker (dynamic batching), by model.', BATCH_BUCKETS);
   const imagesGenerated = registry.counter('ganforge_images_generated_total', 'Images generated and sent, by model.');
+  const modelReloads = registry.counter('ganforge_model_reloads_total', 'Models-folder changes picked up while serving, by model and result (loaded, refused, removed).');
   let sources: ServerMetricsSources = { models: () => [] };
   registry.collected('ganforge_model_info', 'Served models: value 1, labels name the execution provider in use and the model version (sha256).', 'gauge', () =>
     sources.models().map((m) => ({ labels: { model: m.name, provider: m.provider, sha256: m.sha256 }, value: 1 })),
@@ -193,6 +196,7 @@ export function createServerMetrics(): ServerMetrics {
     queueWait,
     batchImages,
     imagesGenerated,
+    modelReloads,
     pool: {
       batchDispatched: (model, images) => batchImages.observe({ model }, images),
       queueWaited: (model, seconds) => queueWait.observe({ model }, seconds),

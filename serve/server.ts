@@ -10,6 +10,7 @@ import { InferencePool, type InferencePoolOptions } from './inference-pool.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
 import { loadModelRepository, type ModelRepository } from './model-repository.ts';
+import { startModelWatcher, type ModelWatcher } from './model-watcher.ts';
 import type { Device } from './ort-node.ts';
 import { webClient } from './web-assets.ts';
 
@@ -43,6 +44,11 @@ export interface ServerOptions {
    * built folder. Default: this package's web/dist (answers a JSON 404 naming the build command until it is built).
    */
   web?: false | string;
+  /**
+   * Hot reload of the models folder (serve/model-watcher.ts): true, or the poll period and settle time in ms; false
+   * serves the startup set until restart. Default true (poll every 1000 ms, settle 500 ms).
+   */
+  watch?: boolean | { intervalMs?: number; settleMs?: number };
 }
 
 export interface RunningServer {
@@ -50,6 +56,8 @@ export interface RunningServer {
   url: string;
   repository: ModelRepository;
   pool: InferencePool;
+  /** The models-folder watcher; null when watch is false. */
+  watcher: ModelWatcher | null;
   close(): Promise<void>;
 }
 
@@ -78,6 +86,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await pool.close();
     throw error;
   }
+  let watcher: ModelWatcher | null = null;
+  if (options.watch !== false) {
+    try {
+      const timing = typeof options.watch === 'object' ? options.watch : {};
+      watcher = await startModelWatcher({ repository, pool, device, logger, reloads: metrics.modelReloads, ...timing });
+    } catch (error) {
+      server.close();
+      await pool.close();
+      throw error;
+    }
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   logger({
@@ -91,6 +110,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
+      await watcher?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // server.close() drops idle keep-alive connections only once; ones that go idle when their in-flight request
       // finishes would otherwise hold close() open until their keep-alive timeout.
@@ -104,5 +124,5 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     })();
     return closing;
   };
-  return { url, repository, pool, close };
+  return { url, repository, pool, watcher, close };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { GanforgeError } from '../../common/errors.ts';
 import type { LogEntry } from '../../serve/logger.ts';
-import { loadModelRepository, type ModelRepository } from '../../serve/model-repository.ts';
+import { LiveModelRepository, loadModelRepository, type ModelRepository } from '../../serve/model-repository.ts';
 import { buildFixtureGenerator, writeFixtureModels } from '../fixtures/onnx-fixtures.ts';
 import { DIGIT_CLASSES } from './serve-fixtures.ts';
 
@@ -97,4 +97,28 @@ test('device cuda on a machine without CUDA falls back to CPU with a reason', as
 test('a missing folder is NOT_FOUND naming it', async () => {
   await assert.rejects(loadModelRepository({ dir: join(dir, 'nope') }), (error: unknown) =>
     error instanceof GanforgeError && error.code === 'NOT_FOUND' && error.message.includes('nope'));
+});
+
+test('a live repository changes by swapping in new collections: name order kept, default falls back, one refusal per file', () => {
+  const loaded = repository.models.get('default')!;
+  const live = new LiveModelRepository(dir);
+  const model = (name: string) => ({ ...loaded, name });
+  live.put(model('zeta'));
+  live.put(model('alpha'));
+  live.put(model('default'));
+  assert.deepEqual([...live.models.keys()], ['alpha', 'default', 'zeta']);
+  assert.equal(live.defaultModel?.name, 'default');
+  const snapshot = live.models;
+  live.refuse('alpha.onnx', 'first reason');
+  live.refuse('alpha.onnx', 'second reason');
+  live.refuse('broken.onnx', 'bad');
+  assert.deepEqual(live.refused, [{ file: 'alpha.onnx', reason: 'second reason' }, { file: 'broken.onnx', reason: 'bad' }]);
+  assert.equal(live.remove('default')?.name, 'default');
+  assert.equal(live.remove('default'), undefined);
+  assert.equal(live.defaultModel?.name, 'alpha', "without 'default', the first by name");
+  assert.deepEqual([...snapshot.keys()], ['alpha', 'default', 'zeta'], 'a map already handed out is not changed');
+  live.put(model('alpha'));
+  assert.deepEqual(live.refused.map((r) => r.file), ['broken.onnx'], 'loading a file clears its refusal');
+  live.accept('broken.onnx');
+  assert.deepEqual(live.refused, []);
 });

@@ -1,0 +1,128 @@
+// bench/load.ts: the report helpers (quantiles, Prometheus parsing, mean batch, linear fit) and the closed-loop load
+// generator and /healthz probe against a real server on loopback.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { batchTotals, linearFit, meanBatchBetween, parsePrometheusText, quantile, runClosedLoop, startProbe, summarizeLatencies, sumSamples } from '../../bench/load.ts';
+import { sampleLatents } from '../../common/latents.ts';
+import { InferencePool } from '../../serve/inference-pool.ts';
+import { createServerMetrics } from '../../serve/metrics.ts';
+import { MODEL_SPECS, poolModel, startTestServer } from '../serve/serve-fixtures.ts';
+
+describe('quantile / summarizeLatencies', () => {
+  it('takes the nearest rank: the smallest value with at least q of the list at or below it', () => {
+    const hundred = Array.from({ length: 100 }, (_v, i) => i + 1);
+    assert.equal(quantile(hundred, 0.5), 50);
+    assert.equal(quantile(hundred, 0.99), 99);
+    assert.equal(quantile(hundred, 1), 100);
+    assert.equal(quantile(hundred, 0), 1);
+    assert.equal(quantile([7], 0.99), 7);
+    assert.ok(Number.isNaN(quantile([], 0.5)));
+  });
+
+  it('sorts before summarizing and reports count, mean and max', () => {
+    const s = summarizeLatencies([5, 1, 4, 2, 3]);
+    assert.deepEqual(s, { count: 5, meanMs: 3, p50Ms: 3, p99Ms: 5, maxMs: 5 });
+    assert.equal(summarizeLatencies([]).count, 0);
+  });
+});
+
+describe('parsePrometheusText', () => {
+  it('reads names, labels (with escapes) and values, and skips comments', () => {
+    const samples = parsePrometheusText([
+      '# HELP x_total Things.',
+      '# TYPE x_total counter',
+      'x_total{route="/generate",note="a \\"quoted\\" \\\\ value"} 12',
+      'x_total{route="/healthz"} 3',
+      'y 1.5e3',
+      '',
+    ].join('\n'));
+    assert.deepEqual(samples, [
+      { name: 'x_total', labels: { route: '/generate', note: 'a "quoted" \\ value' }, value: 12 },
+      { name: 'x_total', labels: { route: '/healthz' }, value: 3 },
+      { name: 'y', labels: {}, value: 1500 },
+    ]);
+    assert.equal(sumSamples(samples, 'x_total'), 15);
+    assert.equal(sumSamples(samples, 'absent'), 0);
+  });
+
+  it("batchTotals over the server's own /metrics agrees with the pool's batch counters", async () => {
+    const metrics = createServerMetrics();
+    const pool = await InferencePool.start({ models: [poolModel('slow', MODEL_SPECS.slow)], device: 'cpu', workers: 1, observer: metrics.pool });
+    try {
+      const before = batchTotals(metrics.registry.render());
+      const latentDim = 8;
+      // 12 single-image requests at once on one worker: the first runs alone, the rest queue and get merged.
+      await Promise.all(Array.from({ length: 12 }, (_v, seed) => pool.run('slow', { latent: sampleLatents({ latentDim, count: 1, seed }), labels: null, count: 1 })));
+      const after = batchTotals(metrics.registry.render());
+      const stats = pool.stats();
+      assert.equal(after.batches - before.batches, stats.batches);
+      assert.equal(after.images - before.images, 12);
+      assert.equal(stats.batches + stats.mergedRequests, 12);
+      assert.ok(stats.batches < 12, `expected merged batches, got ${stats.batches}`);
+      assert.equal(meanBatchBetween(before, after), 12 / stats.batches);
+      assert.ok(Number.isNaN(meanBatchBetween(after, after)));
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('linearFit', () => {
+  it('recovers an exact line and the least-squares slope of a noisy one', () => {
+    assert.deepEqual(linearFit([0, 1, 2, 3].map((x) => ({ x, y: 2 * x + 1 }))), { slope: 2, intercept: 1 });
+    const noisy = linearFit([{ x: 0, y: 0 }, { x: 1, y: 2 }, { x: 2, y: 1 }, { x: 3, y: 3 }]);
+    assert.ok(Math.abs(noisy.slope - 0.8) < 1e-12);
+    assert.ok(Math.abs(noisy.intercept - 0.3) < 1e-12);
+    assert.ok(Number.isNaN(linearFit([{ x: 1, y: 1 }, { x: 1, y: 2 }]).slope));
+  });
+});
+
+describe('runClosedLoop / startProbe against a real server', () => {
+  it('counts expected and unexpected statuses separately, with latencies by kind', async () => {
+    const server = await startTestServer({ default: {} });
+    try {
+      const result = await runClosedLoop({
+        baseUrl: server.base,
+        concurrency: 4,
+        seconds: 0.5,
+        // Every third request expects 200 from a malformed query: those must all land in `unexpected` as 400s.
+        next: (seq) =>
+          seq % 3 === 2
+            ? { path: '/generate?n=0', expectStatus: 200, kind: 'wrong expectation' }
+            : seq % 3 === 1
+              ? { path: '/generate?format=gif', expectStatus: 400, kind: 'bad' }
+              : { path: `/generate?seed=${seq}`, expectStatus: 200, kind: 'good' },
+      });
+      assert.ok(result.requests > 0);
+      assert.deepEqual(Object.keys(result.unexpected), ['400']);
+      assert.equal(result.unexpectedTotal, result.unexpected['400']);
+      assert.equal(result.byKind['wrong expectation'], undefined);
+      assert.equal(result.byKind.good!.count + result.byKind.bad!.count, result.requests);
+      // Every sequence number after the warm-up is sent and answered before the run ends, so the kinds differ by ≤ 1.
+      assert.ok(Math.abs(result.byKind.good!.count - result.unexpectedTotal) <= 1);
+      assert.equal(result.requestsPerSecond, result.requests / result.seconds);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('the probe sees /healthz answer 200 on its own connection until stopped', async () => {
+    const server = await startTestServer({ default: {} });
+    try {
+      const probe = startProbe(`${server.base}/healthz`, 10);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const result = await probe.stop();
+      assert.equal(result.failures, 0);
+      assert.ok(result.count >= 3, `only ${result.count} probes in 300 ms`);
+      assert.ok(result.p50Ms <= result.p99Ms && result.p99Ms <= result.maxMs);
+      const missing = startProbe(`${server.base}/no-such-route`, 10);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const failed = await missing.stop();
+      assert.ok(failed.failures >= 1);
+      assert.equal(failed.count, 0);
+    } finally {
+      await server.close();
+    }
+  });
+});
