@@ -192,6 +192,9 @@ interface Slot {
   failures: number;
 }
 
+/** Longest a staged model version may take to be loaded and warmed up by every worker. */
+const STAGE_TIMEOUT_MS = 120_000;
+
 // Workers run the same kind of file as this module: .js when built, .ts under tsx (tests, benchmarks).
 const WORKER_URL = new URL(`./inference-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
@@ -342,11 +345,19 @@ export class InferencePool implements GeneratorRunner {
   async stageModel(model: PoolModel): Promise<StagedModel> {
     if (this.closing) throw new GanforgeError('OVERLOADED', 'the server is shutting down');
     const version = this.addVersion(model);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.all(this.slots.filter((s) => s.ready && s.worker !== null).map((s) => this.loadOn(s, version)));
+      // Bounded: reloads run one at a time, so a load that never answered would hold up every later one.
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new GanforgeError('TIMEOUT', `the inference workers did not load '${model.name}' within ${STAGE_TIMEOUT_MS / 1000} s`)), STAGE_TIMEOUT_MS);
+        timer.unref();
+      });
+      await Promise.race([Promise.all(this.slots.filter((s) => s.ready && s.worker !== null).map((s) => this.loadOn(s, version))), timedOut]);
     } catch (error) {
       this.dropVersion(version);
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
     if (this.closing) {
       this.dropVersion(version);
