@@ -27,11 +27,16 @@ process.once('exit', () => {
 });
 
 /**
- * Starts `node <args>` and resolves once it logs a JSON line with event 'listening' and a url. Every stdout line is
- * read (a ganforge server logs one per request; an undrained pipe would stall it) and handed to `onLine`.
+ * Starts `node <args>` and resolves once it logs a JSON line with event 'listening' and a url. Every output line is
+ * read (a ganforge server logs one per request; an undrained pipe would stall it) and handed to `onLine`; stderr lines
+ * (where a ganforge server writes warnings and errors) are also passed through to this process's stderr.
  */
-export function startNodeChild(args: string[], onLine: (line: string) => void = () => {}): Promise<NodeChild> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+export function startNodeChild(args: string[], onLine: (line: string, stream: 'stdout' | 'stderr') => void = () => {}): Promise<NodeChild> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    onLine(line, 'stderr');
+    process.stderr.write(`${line}\n`);
+  });
   running.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => {
     running.delete(child);
@@ -47,7 +52,7 @@ export function startNodeChild(args: string[], onLine: (line: string) => void = 
   return new Promise((resolve, reject) => {
     let listening = false;
     createInterface({ input: child.stdout }).on('line', (line) => {
-      onLine(line);
+      onLine(line, 'stdout');
       if (listening || !line.includes('"listening"')) return;
       const entry = JSON.parse(line) as { url?: string };
       if (entry.url === undefined) return;
@@ -84,7 +89,7 @@ export interface GanforgeServeOptions {
 }
 
 /** `ganforge serve` on a free loopback port, CPU only, API only (what every serving benchmark runs). */
-export function startGanforge(modelsDir: string, options: GanforgeServeOptions, onLine?: (line: string) => void): Promise<NodeChild> {
+export function startGanforge(modelsDir: string, options: GanforgeServeOptions, onLine?: (line: string, stream: 'stdout' | 'stderr') => void): Promise<NodeChild> {
   const args = ['--import', 'tsx', 'cli/main.ts', 'serve', '--models', modelsDir, '--port', '0', '--device', 'cpu', '--api-only', '--workers', String(options.workers)];
   if (options.maxBatch !== undefined) args.push('--max-batch', String(options.maxBatch));
   if (options.maxImages !== undefined) args.push('--max-images', String(options.maxImages));

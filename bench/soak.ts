@@ -124,9 +124,12 @@ async function main(): Promise<void> {
   try {
     copyFileSync(resolve(values.model), join(dir, 'default.onnx'));
     let serverErrors = 0;
-    // The server logs a JSON line per request; 'error' level lines are 5xx answers or internal failures.
+    let serverWarnings = 0;
+    // The server logs JSON lines, warnings and errors on stderr; 'error' lines are 5xx answers or internal failures
+    // (a crashed worker, a failed batch), 'warn' lines are worth a look but fail nothing.
     server = await startGanforge(dir, { workers }, (line) => {
       if (line.includes('"level":"error"')) serverErrors++;
+      else if (line.includes('"level":"warn"')) serverWarnings++;
     });
     const listed = await fetchJson<{ models: { name: string; classes: string[] | null }[] }>(`${server.url}/models`);
     const revalidated = await fetch(server.url + REVALIDATED_PATH);
@@ -151,10 +154,10 @@ async function main(): Promise<void> {
     const pass = errors === 0 && memory.pass;
     const mb = (bytes: number) => (bytes / MB).toFixed(1);
     console.log(`\n${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, Node ${process.version}, ${values.model}, ${workers} workers, concurrency ${concurrency}, ${load.seconds.toFixed(0)} s`);
-    console.log('| requests | req/s | unexpected statuses | server error lines | p50 ms | p99 ms | max ms |');
+    console.log('| requests | req/s | unexpected statuses | server error / warn lines | p50 ms | p99 ms | max ms |');
     console.log('|---:|---:|---:|---:|---:|---:|---:|');
     const total = load.requests + load.unexpectedTotal;
-    console.log(`| ${total} | ${(total / load.seconds).toFixed(0)} | ${load.unexpectedTotal}${load.unexpectedTotal > 0 ? ` ${JSON.stringify(load.unexpected)}` : ''} | ${serverErrors} | ${load.latency.p50Ms.toFixed(1)} | ${load.latency.p99Ms.toFixed(1)} | ${load.latency.maxMs.toFixed(1)} |`);
+    console.log(`| ${total} | ${(total / load.seconds).toFixed(0)} | ${load.unexpectedTotal}${load.unexpectedTotal > 0 ? ` ${JSON.stringify(load.unexpected)}` : ''} | ${serverErrors} / ${serverWarnings} | ${load.latency.p50Ms.toFixed(1)} | ${load.latency.p99Ms.toFixed(1)} | ${load.latency.maxMs.toFixed(1)} |`);
     console.log('\n| kind | requests | p50 ms | p99 ms |');
     console.log('|---|---:|---:|---:|');
     for (const [kind, s] of Object.entries(load.byKind)) console.log(`| ${kind} | ${s.count} | ${s.p50Ms.toFixed(1)} | ${s.p99Ms.toFixed(1)} |`);
@@ -165,7 +168,7 @@ async function main(): Promise<void> {
     );
     console.log(`soak: ${pass ? 'PASS' : 'FAIL'} (${errors} errors, memory ${memory.pass ? 'flat' : 'growing'})`);
     console.log(JSON.stringify({
-      benchmark: 'soak', model: values.model, seconds: load.seconds, concurrency, workers, requests: total, unexpected: load.unexpected, serverErrors,
+      benchmark: 'soak', model: values.model, seconds: load.seconds, concurrency, workers, requests: total, unexpected: load.unexpected, serverErrors, serverWarnings,
       latency: load.latency, byKind: load.byKind, warmupSeconds: warmup, memory, samples, pass,
     }));
   } finally {
