@@ -53,6 +53,8 @@ interface Point {
   concurrency: number;
   requests: number;
   errors: number;
+  /** Responses other than 200, by status (0 = no response). */
+  unexpected: Record<string, number>;
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -60,27 +62,30 @@ interface Point {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'ganforge-conv-'));
-let server: NodeChild | undefined;
+const servers: NodeChild[] = [];
 try {
   const modelFile = join(dir, 'dcgan.onnx');
   if (values.model !== undefined) copyFileSync(resolve(values.model), modelFile);
   else writeFileSync(modelFile, await exportDcganGenerator());
 
+  // Both servers stay up (an idle one costs no CPU: workers do not spin) so each pair of points is measured back to
+  // back, which keeps load from other processes on a shared machine from favouring one mode.
+  const modes = [['batching', undefined], ['one per run()', 1]] as const;
+  for (const [, maxBatch] of modes) servers.push(await startGanforge(dir, { workers, maxBatch }));
   const points: Point[] = [];
-  for (const [mode, maxBatch] of [['batching', undefined], ['one per run()', 1]] as const) {
-    server = await startGanforge(dir, { workers, maxBatch });
-    for (const concurrency of concurrencies) {
-      const before = batchTotals(await fetchText(`${server.url}/metrics`));
-      const load = await runClosedLoop({ baseUrl: server.url, concurrency, seconds, next: (seq) => ({ path: `/generate?seed=${seq}`, expectStatus: 200 }) });
-      const after = batchTotals(await fetchText(`${server.url}/metrics`));
+  for (const concurrency of concurrencies) {
+    for (const [i, [mode]] of modes.entries()) {
+      const url = servers[i]!.url;
+      const before = batchTotals(await fetchText(`${url}/metrics`));
+      const load = await runClosedLoop({ baseUrl: url, concurrency, seconds, next: (seq) => ({ path: `/generate?seed=${seq}`, expectStatus: 200 }) });
+      const after = batchTotals(await fetchText(`${url}/metrics`));
       points.push({
-        mode, concurrency, requests: load.requests, errors: load.unexpectedTotal, requestsPerSecond: load.requestsPerSecond,
+        mode, concurrency, requests: load.requests, errors: load.unexpectedTotal, unexpected: load.unexpected, requestsPerSecond: load.requestsPerSecond,
         p50Ms: load.latency.p50Ms, p99Ms: load.latency.p99Ms, meanBatch: meanBatchBetween(before, after),
       });
     }
-    await server.stop();
-    server = undefined;
   }
+  await Promise.all(servers.map((s) => s.stop()));
 
   // What onnxruntime-node gains from batching this model, with the servers' worker layout and no HTTP at all.
   const largestBatch = Math.max(1, ...points.filter((p) => p.mode === 'batching').map((p) => Math.round(p.meanBatch || 1)));
@@ -93,7 +98,7 @@ try {
   console.log('| server | concurrency | req/s | p50 ms | p99 ms | mean batch | errors |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const p of points) {
-    console.log(`| ${p.mode} | ${p.concurrency} | ${p.requestsPerSecond.toFixed(0)} | ${p.p50Ms.toFixed(1)} | ${p.p99Ms.toFixed(1)} | ${p.meanBatch.toFixed(2)} | ${p.errors} |`);
+    console.log(`| ${p.mode} | ${p.concurrency} | ${p.requestsPerSecond.toFixed(0)} | ${p.p50Ms.toFixed(1)} | ${p.p99Ms.toFixed(1)} | ${p.meanBatch.toFixed(2)} | ${p.errors}${p.errors > 0 ? ` ${JSON.stringify(p.unexpected)}` : ''} |`);
   }
   const ratios = concurrencies.map((concurrency) => {
     const batched = points.find((p) => p.mode === 'batching' && p.concurrency === concurrency)!;
@@ -119,7 +124,7 @@ try {
   );
   console.log(JSON.stringify({ benchmark: 'conv-batching', seconds, workers, points, ratios, ort: { batch1: ortAtOne, batched: ortBatched, gain: ortGain, profiles } }));
 } finally {
-  await server?.stop();
+  await Promise.all(servers.map((s) => s.stop()));
   rmSync(dir, { recursive: true, force: true });
 }
 
