@@ -14,7 +14,7 @@ import { GanforgeError, InvalidParameterError, describeValue } from '../common/e
 import { parseGenerateParams, parseOutputFormat, type GenerateLimits } from '../common/generate-params.ts';
 import { randomSeed } from '../common/latents.ts';
 import { generateEtag, ifNoneMatchHits } from './cache.ts';
-import { encodeImages, generateImages } from './generate.ts';
+import { generateEncoded } from './generate.ts';
 import { toHttpError } from './http-errors.ts';
 import type { GeneratorRunner, PoolStats } from './inference-pool.ts';
 import type { Logger } from './logger.ts';
@@ -128,8 +128,7 @@ export function createApp(options: AppOptions): RequestListener {
     // A client that hangs up while its request is queued frees the queue slot instead of wasting a worker.
     const abandoned = new AbortController();
     res.once('close', () => { if (!res.writableFinished) abandoned.abort(new GanforgeError('TIMEOUT', 'the client closed the connection')); });
-    const images = await generateImages(pool, model, params, { signal: abandoned.signal });
-    const { body, contentType } = encodeImages(images, format);
+    const { body, contentType } = await generateEncoded(pool, model, params, format, { signal: abandoned.signal });
     metrics.imagesGenerated.inc({ model: model.name }, params.n);
     sendBody(res, 200, contentType, body);
   };

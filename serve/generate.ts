@@ -47,6 +47,22 @@ export async function generateImages(
   return { model: model.name, shape: [params.n, height, width, channels], data: output.data, seed: params.seed, labels: params.labels, range: manifest.valueRange };
 }
 
+/**
+ * A /generate response body: with a runner that renders (the pool), latents and encoding happen in its worker thread
+ * and only the body comes back; any other runner yields exactly the same bytes through generateImages + encodeImages.
+ */
+export async function generateEncoded(
+  runner: GeneratorRunner,
+  model: { name: string; manifest: ModelManifest },
+  params: GenerateParams,
+  format: OutputFormat,
+  options: RunOptions = {},
+): Promise<EncodedImages> {
+  if (runner.render === undefined) return encodeImages(await generateImages(runner, model, params, options), format);
+  const { n, seed, truncation, truncationMode, labels } = params;
+  return runner.render(model.name, { count: n, seed, truncation, truncationMode, labels, format }, options);
+}
+
 /** Native zlib: ~3x faster than the pure-JS default on /generate's small PNGs, which the HTTP thread encodes. */
 const compressWithNodeZlib: ZlibCompress = (data) => deflateSync(data);
 

@@ -3,8 +3,10 @@
 // pool says so (hot reload), and answers one batch at a time (serve/inference-pool.ts decides what goes into a batch).
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { sampleLatents } from '../common/latents.ts';
+import { encodeImages } from './generate.ts';
 import { createNodeSession, ort, type NodeSession } from './ort-node.ts';
-import type { MainToWorker, SessionReport, WorkerInit, WorkerModel, WorkerToMain } from './inference-pool.ts';
+import type { MainToWorker, ResultPart, SessionReport, WorkerInit, WorkerModel, WorkerToMain } from './inference-pool.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('inference-worker.ts must run as a worker thread');
@@ -12,6 +14,7 @@ const init = workerData as WorkerInit;
 const post = (message: WorkerToMain, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 interface Entry extends NodeSession {
+  model: WorkerModel;
   latent: string;
   label: string | null;
   output: string;
@@ -28,7 +31,7 @@ const loading = new Map<string, Promise<unknown>>();
 
 async function createEntry(model: WorkerModel): Promise<{ entry: Entry; report: SessionReport }> {
   const created = await createNodeSession(model.bytes, { device: model.device, intraOpNumThreads: init.intraOpNumThreads, allowSpinning: init.allowSpinning });
-  const entry: Entry = { ...created, latent: model.latent, label: model.label, output: model.output, running: 0, retired: false };
+  const entry: Entry = { ...created, model, latent: model.latent, label: model.label, output: model.output, running: 0, retired: false };
   // Warm-up: the first run() allocates and plans the graph (several times slower than later runs); doing it here
   // keeps that cost out of the first real request and lets /readyz (and a hot-reload switch) mean "answers at full speed".
   const started = performance.now();
@@ -86,17 +89,46 @@ async function runBatch(message: Extract<MainToWorker, { type: 'run' }>): Promis
   try {
     if (entry === undefined) throw new Error(`worker has no session for model version '${message.version}'`);
     entry.running += 1;
-    const latentDim = message.latent.length / message.count;
-    const feeds: Record<string, ort.Tensor> = { [entry.latent]: new ort.Tensor('float32', message.latent, [message.count, latentDim]) };
+    const { latentDim, name, imageShape, valueRange } = entry.model;
+    // One latent matrix for the batch: each part's rows are its own latents, or drawn here from its seed.
+    const latent = new Float32Array(message.count * latentDim);
+    let row = 0;
+    for (const part of message.parts) {
+      const rows = 'latent' in part
+        ? part.latent
+        : sampleLatents({ latentDim, count: part.count, seed: part.render.seed, truncation: part.render.truncation, truncationMode: part.render.truncationMode });
+      latent.set(rows, row * latentDim);
+      row += part.count;
+    }
+    const feeds: Record<string, ort.Tensor> = { [entry.latent]: new ort.Tensor('float32', latent, [message.count, latentDim]) };
     if (entry.label !== null) {
       if (message.labels === null) throw new Error(`model version '${message.version}' needs labels`);
       feeds[entry.label] = new ort.Tensor('int64', message.labels, [message.count]);
     }
     const outputs = await entry.session.run(feeds, [entry.output]);
     const output = outputs[entry.output]!;
-    // Copy into a buffer we own so it can be transferred instead of cloned.
-    const data = Float32Array.from(output.data as Float32Array);
-    post({ type: 'result', id: message.id, data, dims: output.dims.map(Number) }, [data.buffer]);
+    const values = output.data as Float32Array;
+    const perImage = values.length / message.count;
+    const parts: ResultPart[] = [];
+    const transfer: ArrayBuffer[] = [];
+    row = 0;
+    for (const part of message.parts) {
+      const rows = values.subarray(row * perImage, (row + part.count) * perImage);
+      row += part.count;
+      if ('latent' in part) {
+        const data = rows.slice(); // a buffer of our own, so it is moved rather than cloned
+        parts.push({ data });
+        transfer.push(data.buffer);
+        continue;
+      }
+      const { render } = part;
+      const encoded = encodeImages({ model: name, shape: [part.count, ...imageShape], data: rows, seed: render.seed, labels: render.labels === null ? null : [...render.labels], range: valueRange }, render.format);
+      // Only a body that owns its whole buffer may be moved (a Buffer can be a slice of a shared pool).
+      const body = encoded.body.byteOffset === 0 && encoded.body.byteLength === encoded.body.buffer.byteLength ? encoded.body : encoded.body.slice();
+      parts.push({ body, contentType: encoded.contentType });
+      transfer.push(body.buffer as ArrayBuffer);
+    }
+    post({ type: 'result', id: message.id, parts, dims: output.dims.map(Number) }, transfer);
   } catch (error) {
     post({ type: 'error', id: message.id, message: error instanceof Error ? error.message : String(error) });
   } finally {
