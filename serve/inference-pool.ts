@@ -97,9 +97,17 @@ export interface GeneratorRunner {
   render?(model: string, request: RenderRequest, options?: RunOptions): Promise<EncodedImages>;
 }
 
+/** What the pool reads of an AbortSignal: an AbortSignal fits, and serve/app.ts passes a cheaper one per request. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface RunOptions {
   /** Aborting drops the request if it is still queued (e.g. the HTTP client went away); a running batch finishes. Default: none. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export interface PoolStats {
