@@ -331,7 +331,7 @@ export class InferencePool implements GeneratorRunner {
   /** Queues one request's work for the model's current version; settles with its share of the batch result. */
   private enqueue(model: string, input: Job['input'], options: RunOptions): Promise<{ part: ResultPart; dims: readonly number[] }> {
     const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return Promise.reject(asError(signal.reason));
     if (this.closing) return Promise.reject(new GanforgeError('OVERLOADED', 'the server is shutting down; retry on another instance'));
     const version = this.current.get(model);
     if (version === undefined) return Promise.reject(new GanforgeError('UNKNOWN_MODEL', `unknown model '${model}'`, { parameter: 'model' }));
@@ -352,7 +352,7 @@ export class InferencePool implements GeneratorRunner {
         this.releaseRetired();
         this.checkDrained();
       };
-      const onAbort = () => withdraw(signal!.reason as Error);
+      const onAbort = () => withdraw(asError(signal!.reason));
       const job: Job = {
         model,
         version,
@@ -730,6 +730,10 @@ export class InferencePool implements GeneratorRunner {
       done();
     }
   }
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new GanforgeError('TIMEOUT', `the request was cancelled (${String(reason)})`);
 }
 
 function concatInt64(parts: BigInt64Array[]): BigInt64Array {
