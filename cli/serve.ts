@@ -1,6 +1,7 @@
 // `ganforge serve`: serves a folder of exported generators over HTTP until SIGINT/SIGTERM.
 
 import { parseArgs } from 'node:util';
+import { createJsonLogger } from '../serve/logger.ts';
 import { startServer } from '../serve/server.ts';
 import type { Device } from '../serve/ort-node.ts';
 import type { Subcommand } from './subcommand.ts';
@@ -80,15 +81,35 @@ export const serveCommand: Subcommand = {
       throw error;
     }
     const running = server;
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        running.close().then(resolve, resolve);
+    const logger = createJsonLogger();
+    // The first SIGTERM/SIGINT starts the graceful close (stop accepting, answer what was accepted, stop the workers).
+    // Later ones are logged and ignored: with no listener left, a process manager repeating its SIGTERM or a second
+    // Ctrl-C would kill the process with accepted requests unanswered. close() cuts connections after its own
+    // timeout, so the wait stays bounded; SIGKILL remains the way to stop at once.
+    let onSignal: (signal: NodeJS.Signals) => void = () => {};
+    const closed = new Promise<void>((resolve, reject) => {
+      let closing = false;
+      onSignal = (signal) => {
+        if (closing) {
+          logger({ level: 'warn', event: 'shutdown-signal-ignored', signal, reason: 'already shutting down; SIGKILL stops at once' });
+          return;
+        }
+        closing = true;
+        logger({ level: 'info', event: 'shutdown', signal });
+        running.close().then(resolve, reject);
       };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
     });
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      await closed;
+    } catch (error) {
+      logger({ level: 'error', event: 'close-failed', reason: error instanceof Error ? error.message : String(error) });
+      return 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     return 0;
   },
 };

@@ -3,7 +3,7 @@
 
 import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { GenerateLimits } from '../common/generate-params.ts';
 import { createApp } from './app.ts';
 import { InferencePool, type InferencePoolOptions } from './inference-pool.ts';
@@ -110,14 +110,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
+      // Requests that still arrive on kept-alive connections are answered, with Connection: close, so the client opens
+      // a new connection for its next request (refused: safe to retry on another instance) instead of reusing one the
+      // server is about to close. Prepended: an express route may answer synchronously.
+      server.prependListener('request', (_request, response) => response.setHeader('Connection', 'close'));
       await watcher?.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // server.close() drops idle keep-alive connections only once; ones that go idle when their in-flight request
-      // finishes would otherwise hold close() open until their keep-alive timeout.
-      const sweep = setInterval(() => server.closeIdleConnections(), 25);
+      // Stop accepting through net.Server's close, not http.Server's: since Node 19 that one also runs
+      // closeIdleConnections(), which counts a connection as idle once its response's end() was called, even with most
+      // of the body still buffered for a slow reader, and destroys it (Node 20: a 17 MB model download cut at ~4 MB;
+      // test/serve/shutdown.test.ts). Without that sweep, a kept-alive connection closes once its keep-alive timeout
+      // runs out after its last response has been written; shortened here for responses finishing from now on.
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      const keepAliveWhileClosingMs = 1000;
+      server.keepAliveTimeout = Math.min(server.keepAliveTimeout || keepAliveWhileClosingMs, keepAliveWhileClosingMs);
       const force = setTimeout(() => server.closeAllConnections(), closeTimeoutMs).unref();
       await closed;
-      clearInterval(sweep);
       clearTimeout(force);
       await pool.close();
       logger({ level: 'info', event: 'closed', url });
