@@ -22,6 +22,8 @@ options:
   --workers N         inference worker threads (default: min(2, cores))
   --max-images N      largest n accepted by /generate (default: 64)
   --max-batch N       largest merged batch for dynamic batching, 1 = off (default: 64)
+  --batch-delay-ms N  while a worker is busy, an idle one waits up to N ms for a fuller batch; 0 = never (default: 2)
+  --preferred-batch N queued images at which that wait ends early (default: 16)
   --timeout-ms N      requests not answered in time fail with 504 (default: 30000)
   --cors ORIGIN       let pages from ORIGIN (e.g. https://app.example) or '*' (any) read responses (default: same-origin only)
   --max-query N       longest accepted query string in bytes (default: 2048)
@@ -66,7 +68,12 @@ export const serveCommand: Subcommand = {
         device: values.device as Device,
         workers: integer('workers', values.workers, 1, 64),
         limits: { maxImages: integer('max-images', values['max-images'], 1, 4096) },
-        pool: { maxBatchImages: integer('max-batch', values['max-batch'], 1, 4096), timeoutMs: integer('timeout-ms', values['timeout-ms'], 1, 3_600_000) },
+        pool: {
+          maxBatchImages: integer('max-batch', values['max-batch'], 1, 4096),
+          batchDelayMs: integer('batch-delay-ms', values['batch-delay-ms'], 0, 1000),
+          preferredBatchImages: integer('preferred-batch', values['preferred-batch'], 1, 4096),
+          timeoutMs: integer('timeout-ms', values['timeout-ms'], 1, 3_600_000),
+        },
         version: GANFORGE_VERSION,
         ...(values.cors === undefined ? {} : { cors: values.cors }),
         maxQueryBytes: integer('max-query', values['max-query'], 64, 65_536),
@@ -125,6 +132,8 @@ function parseServeArgs(args: string[]) {
       workers: { type: 'string' },
       'max-images': { type: 'string', default: '64' },
       'max-batch': { type: 'string' },
+      'batch-delay-ms': { type: 'string' },
+      'preferred-batch': { type: 'string' },
       'timeout-ms': { type: 'string' },
       'web-dist': { type: 'string' },
       cors: { type: 'string' },

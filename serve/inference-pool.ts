@@ -44,6 +44,14 @@ export interface InferencePoolOptions {
   allowSpinning?: boolean;
   /** Largest merged batch, in images; 1 turns dynamic batching off. Default 64. */
   maxBatchImages?: number;
+  /**
+   * Triton's max_queue_delay: while another worker is running a batch, an idle worker waits up to this long for the
+   * queue to hold preferredBatchImages images of one model before taking a smaller batch. With every worker idle a
+   * request goes out at once, so a lone request never waits. 0 = never wait. Default 2.
+   */
+  batchDelayMs?: number;
+  /** Queued images of one model version at which an idle worker stops waiting (see batchDelayMs). Default min(16, maxBatchImages). */
+  preferredBatchImages?: number;
   /** Images queued or running beyond which new requests fail with OVERLOADED. Default 1024. */
   maxQueuedImages?: number;
   /** A request not answered within this many milliseconds fails with TIMEOUT. Default 30000. */
@@ -255,6 +263,10 @@ export class InferencePool implements GeneratorRunner {
   private readonly allowSpinning: boolean;
   private readonly logger: Logger;
   private readonly maxBatchImages: number;
+  private readonly batchDelayMs: number;
+  private readonly preferredBatchImages: number;
+  /** The pending wake-up of a worker that is waiting for a fuller batch, and when it fires. */
+  private delayedDispatch: { timer: NodeJS.Timeout; at: number } | null = null;
   private readonly maxQueuedImages: number;
   private readonly timeoutMs: number;
   private readonly observer: PoolObserver | undefined;
@@ -279,6 +291,8 @@ export class InferencePool implements GeneratorRunner {
     }
     this.logger = options.logger ?? (() => {});
     this.maxBatchImages = options.maxBatchImages ?? 64;
+    this.batchDelayMs = options.batchDelayMs ?? 2;
+    this.preferredBatchImages = Math.min(options.preferredBatchImages ?? 16, this.maxBatchImages);
     this.maxQueuedImages = options.maxQueuedImages ?? 1024;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.observer = options.observer;
@@ -291,8 +305,11 @@ export class InferencePool implements GeneratorRunner {
   static async start(options: InferencePoolOptions): Promise<InferencePool> {
     const workers = options.workers ?? Math.min(2, availableParallelism());
     if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new RangeError(`'workers' must be an integer in [1, 64], got ${workers}`);
-    for (const [field, value, min] of [['maxBatchImages', options.maxBatchImages, 1], ['maxQueuedImages', options.maxQueuedImages, 1], ['timeoutMs', options.timeoutMs, 1], ['intraOpNumThreads', options.intraOpNumThreads, 1]] as const) {
+    for (const [field, value, min] of [['maxBatchImages', options.maxBatchImages, 1], ['maxQueuedImages', options.maxQueuedImages, 1], ['timeoutMs', options.timeoutMs, 1], ['intraOpNumThreads', options.intraOpNumThreads, 1], ['preferredBatchImages', options.preferredBatchImages, 1]] as const) {
       if (value !== undefined && (!Number.isInteger(value) || value < min)) throw new RangeError(`'${field}' must be an integer ≥ ${min}, got ${value}`);
+    }
+    if (options.batchDelayMs !== undefined && !(Number.isFinite(options.batchDelayMs) && options.batchDelayMs >= 0 && options.batchDelayMs <= 1000)) {
+      throw new RangeError(`'batchDelayMs' must be a number of milliseconds in [0, 1000], got ${options.batchDelayMs}`);
     }
     const pool = new InferencePool(options, workers);
     try {
@@ -597,6 +614,7 @@ export class InferencePool implements GeneratorRunner {
       // Oldest first among the versions this worker has a session for (a worker still loading a new version skips it).
       const headIndex = this.queue.findIndex((job) => slot.loaded.has(job.version.key));
       if (headIndex < 0) continue;
+      if (this.shouldWaitForFullerBatch(this.queue[headIndex]!)) continue;
       const head = this.queue.splice(headIndex, 1)[0]!;
       const jobs = [head];
       let count = head.input.count;
@@ -627,6 +645,30 @@ export class InferencePool implements GeneratorRunner {
       const message: MainToWorker = { type: 'run', id: batch.id, version: batch.version.key, parts, labels, count };
       slot.worker.postMessage(message, transfer);
     }
+  }
+
+  /**
+   * Whether an idle worker should leave `head` queued a little longer: only while another worker is busy (load is
+   * high enough that more requests are coming), the oldest request has waited less than batchDelayMs, and the queue
+   * holds fewer than preferredBatchImages images of its version. Schedules the dispatch that ends the wait.
+   */
+  private shouldWaitForFullerBatch(head: Job): boolean {
+    if (this.batchDelayMs === 0 || !this.slots.some((s) => s.batch !== null)) return false;
+    const deadline = head.queuedAt + this.batchDelayMs;
+    const now = performance.now();
+    if (now >= deadline) return false;
+    let images = 0;
+    for (const job of this.queue) if (job.version === head.version) images += job.input.count;
+    if (images >= this.preferredBatchImages) return false;
+    if (this.delayedDispatch === null || this.delayedDispatch.at > deadline) {
+      if (this.delayedDispatch !== null) clearTimeout(this.delayedDispatch.timer);
+      const timer = setTimeout(() => {
+        this.delayedDispatch = null;
+        this.dispatch();
+      }, Math.max(0, deadline - now));
+      this.delayedDispatch = { timer, at: deadline };
+    }
+    return true;
   }
 
   private finishBatch(slot: Slot, message: Extract<WorkerToMain, { type: 'result' | 'error' }>): void {

@@ -28,7 +28,7 @@ export interface ServerOptions {
   /** Request limits. Default { maxImages: 64 }. */
   limits?: Partial<GenerateLimits>;
   /** Pool tuning beyond the worker count (batching, queue size, timeout). Default: the pool's defaults. */
-  pool?: Pick<InferencePoolOptions, 'maxBatchImages' | 'maxQueuedImages' | 'timeoutMs' | 'intraOpNumThreads' | 'allowSpinning'>;
+  pool?: Pick<InferencePoolOptions, 'maxBatchImages' | 'batchDelayMs' | 'preferredBatchImages' | 'maxQueuedImages' | 'timeoutMs' | 'intraOpNumThreads' | 'allowSpinning'>;
   /** Cross-origin reads: an origin or '*'. Default: none (same-origin only). */
   cors?: string;
   /** Longest accepted query string in bytes. Default 2048. */

@@ -1,0 +1,69 @@
+// The batching delay (Triton's max_queue_delay): an idle worker waits for a fuller batch only while another worker is
+// busy, never for a lone request, and stops waiting once preferredBatchImages are queued.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sampleLatents } from '../../common/latents.ts';
+import { InferencePool, type GeneratorInput, type PoolObserver } from '../../serve/inference-pool.ts';
+import { MODEL_SPECS, poolModel } from './serve-fixtures.ts';
+
+const small = poolModel('small', {});
+const slow = poolModel('slow', MODEL_SPECS.slow);
+const input = (count: number, seed: number): GeneratorInput => ({ latent: sampleLatents({ latentDim: 8, count, seed }), labels: null, count });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function startPool(batchDelayMs: number, preferredBatchImages?: number) {
+  const batches: { model: string; images: number; requests: number }[] = [];
+  const observer: PoolObserver = { batchDispatched: (model, images, requests) => batches.push({ model, images, requests }), queueWaited: () => {} };
+  const pool = await InferencePool.start({ models: [small, slow], device: 'cpu', workers: 2, batchDelayMs, preferredBatchImages, observer });
+  return { pool, batches };
+}
+
+test('a lone request on an idle pool is not delayed, however long the delay', async () => {
+  const { pool } = await startPool(1_000);
+  try {
+    const started = performance.now();
+    await pool.run('small', input(1, 1));
+    assert.ok(performance.now() - started < 900, 'answered without waiting out the 1 s delay');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('while a worker is busy, requests arriving over the delay window go out as one batch; with no delay, one by one', async () => {
+  for (const delay of [0, 1_000]) {
+    const { pool, batches } = await startPool(delay);
+    try {
+      const busy = pool.run('slow', input(64, 2)); // keeps one worker busy for the whole window (~100+ ms per batch)
+      const smalls: Promise<unknown>[] = [];
+      for (let i = 0; i < 3; i++) {
+        smalls.push(pool.run('small', input(1, 10 + i)));
+        await sleep(15);
+      }
+      await Promise.all([busy, ...smalls]);
+      const smallBatches = batches.filter((b) => b.model === 'small');
+      if (delay === 0) assert.ok(smallBatches.length >= 2, `no delay: ${JSON.stringify(smallBatches)}`);
+      else assert.deepEqual(smallBatches, [{ model: 'small', images: 3, requests: 3 }]);
+    } finally {
+      await pool.close();
+    }
+  }
+});
+
+test('the wait ends as soon as preferredBatchImages are queued', async () => {
+  const { pool, batches } = await startPool(1_000, 4);
+  try {
+    const busy = pool.run('slow', input(64, 4));
+    const started = performance.now();
+    await Promise.all([pool.run('small', input(2, 5)), pool.run('small', input(2, 6))]);
+    assert.ok(performance.now() - started < 900, 'did not wait out the 1 s delay');
+    assert.deepEqual(batches.filter((b) => b.model === 'small'), [{ model: 'small', images: 4, requests: 2 }]);
+    await busy;
+  } finally {
+    await pool.close();
+  }
+});
+
+test('bad delay options are refused with the allowed range', async () => {
+  await assert.rejects(InferencePool.start({ models: [small], device: 'cpu', workers: 1, batchDelayMs: -1 }), /'batchDelayMs' must be a number of milliseconds in \[0, 1000\], got -1/);
+  await assert.rejects(InferencePool.start({ models: [small], device: 'cpu', workers: 1, preferredBatchImages: 0 }), /'preferredBatchImages' must be an integer ≥ 1, got 0/);
+});
