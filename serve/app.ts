@@ -179,6 +179,7 @@ export function createApp(options: AppOptions): RequestListener {
       providers: Object.fromEntries(models.map((m) => [m.name, m.provider])),
       fallbackReasons: Object.fromEntries(models.filter((m) => m.fallbackReason !== undefined).map((m) => [m.name, m.fallbackReason])),
       refused: repository.refused.map((r) => r.file),
+      refusedReasons: Object.fromEntries(repository.refused.map((r) => [r.file, r.reason])),
       ...(pool.stats === undefined ? {} : { workers: pool.stats() }),
     });
   };

@@ -20,6 +20,7 @@ interface ModelsBody {
 interface Health {
   models: string[];
   refused: string[];
+  refusedReasons: Record<string, string>;
   workers: { ready: number; restarts: number };
 }
 
@@ -167,6 +168,7 @@ test('a corrupt or incompatible replacement is refused with a reason; the previo
     assert.equal(entry.keptVersion, originalSha, label);
     const health = (await getJson<Health>(`${server.url}/healthz`)).body;
     assert.ok(health.refused.includes('stable.onnx'), label);
+    assert.match(health.refusedReasons['stable.onnx'] ?? '', reason, `${label}: /healthz gives the reason too`);
     assert.ok(health.models.includes('stable'), label);
     assert.equal(await servedSha('stable'), originalSha, label);
     assert.deepEqual((await getBytes(url)).bytes, before.bytes, `${label}: same images as before`);
