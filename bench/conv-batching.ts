@@ -5,6 +5,7 @@
 // from batching this model (images/s at batch 1 vs at the batch the server formed): no server can gain more.
 //
 //   node --import tsx bench/conv-batching.ts [--model FILE] [--seconds 5] [--concurrency 8,32] [--workers 2]
+//                                            [--server-flags='--batch-delay-ms 2'] (both servers; --max-batch 1 still wins)
 //
 // Without --model it exports the TensorFlow DCGAN tutorial's generator (untrained, seeded weights; the cost of a
 // run does not depend on the values): z 100 → Dense 7·7·256 → BN → LeakyReLU → ConvTranspose 5×5 128 → BN → LeakyReLU
@@ -23,7 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MANIFEST_FORMAT, type ModelManifest } from '../common/manifest.ts';
 import { GANFORGE_VERSION } from '../common/version.ts';
 import { exportGenerator } from '../export/export-generator.ts';
-import { batchTotals, fetchText, meanBatchBetween, runClosedLoop, startGanforge, type NodeChild } from './load.ts';
+import { batchTotals, fetchText, meanBatchBetween, runClosedLoop, splitFlags, startGanforge, type NodeChild } from './load.ts';
 import { measureOrtCeiling, profileOrtOps, type OrtProfile } from './ort-ceiling.ts';
 
 const MAX_SECONDS_PER_POINT = 20;
@@ -35,11 +36,12 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '8,32' },
     workers: { type: 'string', default: String(Math.min(2, availableParallelism())) },
+    'server-flags': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  console.log('usage: node --import tsx bench/conv-batching.ts [--model FILE] [--seconds 5] [--concurrency 8,32] [--workers N]');
+  console.log('usage: node --import tsx bench/conv-batching.ts [--model FILE] [--seconds 5] [--concurrency 8,32] [--workers N] [--server-flags=\'--batch-delay-ms 2 ...\']');
   process.exit(0);
 }
 const seconds = Number(values.seconds);
@@ -71,7 +73,7 @@ try {
   // Both servers stay up (an idle one costs no CPU: workers do not spin) so each pair of points is measured back to
   // back, which keeps load from other processes on a shared machine from favouring one mode.
   const modes = [['batching', undefined], ['one per run()', 1]] as const;
-  for (const [, maxBatch] of modes) servers.push(await startGanforge(dir, { workers, maxBatch }));
+  for (const [, maxBatch] of modes) servers.push(await startGanforge(dir, { workers, maxBatch, extraFlags: splitFlags(values['server-flags']) }));
   const points: Point[] = [];
   for (const concurrency of concurrencies) {
     for (const [i, [mode]] of modes.entries()) {
@@ -94,7 +96,7 @@ try {
   // Where a run's time goes, per image, at both batch sizes (onnxruntime's profiler, one session, the workers' threads).
   const profiles = [await profileOrtOps({ modelFile, batch: 1, threads: ortAtOne.threads }), await profileOrtOps({ modelFile, batch: largestBatch, threads: ortAtOne.threads })] as const;
 
-  console.log(`\n${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, Node ${process.version}, ${workers} workers (intra-op threads ${ortAtOne.threads} each), ${seconds} s per point, n=1 requests`);
+  console.log(`\n${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, Node ${process.version}, ${workers} workers (intra-op threads ${ortAtOne.threads} each), ${seconds} s per point, n=1 requests${values['server-flags'] === undefined ? '' : `, server flags '${values['server-flags']}'`}`);
   console.log('| server | concurrency | req/s | p50 ms | p99 ms | mean batch | errors |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const p of points) {
@@ -122,7 +124,7 @@ try {
     `per image, onnxruntime profiler: batch 1 ${describe(atOne)}; batch ${batched.batch} ${describe(batched)}. ` +
       `Even if everything but ${dominant} were free, batch ${batched.batch} could not beat ${(atOne.msPerImage / floor).toFixed(2)}× in onnxruntime here.`,
   );
-  console.log(JSON.stringify({ benchmark: 'conv-batching', seconds, workers, points, ratios, ort: { batch1: ortAtOne, batched: ortBatched, gain: ortGain, profiles } }));
+  console.log(JSON.stringify({ benchmark: 'conv-batching', seconds, workers, serverFlags: values['server-flags'] ?? '', points, ratios, ort: { batch1: ortAtOne, batched: ortBatched, gain: ortGain, profiles } }));
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
   rmSync(dir, { recursive: true, force: true });

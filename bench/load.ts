@@ -86,14 +86,21 @@ export interface GanforgeServeOptions {
   maxBatch?: number;
   /** --max-images; undefined = the server's default. */
   maxImages?: number;
+  /** More `ganforge serve` flags, e.g. ['--batch-delay-ms', '0'] (a benchmark's --server-flags); the options above come later and win. */
+  extraFlags?: string[];
 }
 
 /** `ganforge serve` on a free loopback port, CPU only, API only (what every serving benchmark runs). */
 export function startGanforge(modelsDir: string, options: GanforgeServeOptions, onLine?: (line: string, stream: 'stdout' | 'stderr') => void): Promise<NodeChild> {
-  const args = ['--import', 'tsx', 'cli/main.ts', 'serve', '--models', modelsDir, '--port', '0', '--device', 'cpu', '--api-only', '--workers', String(options.workers)];
+  const args = ['--import', 'tsx', 'cli/main.ts', 'serve', '--models', modelsDir, '--port', '0', '--device', 'cpu', '--api-only', ...(options.extraFlags ?? []), '--workers', String(options.workers)];
   if (options.maxBatch !== undefined) args.push('--max-batch', String(options.maxBatch));
   if (options.maxImages !== undefined) args.push('--max-images', String(options.maxImages));
   return startNodeChild(args, onLine);
+}
+
+/** A benchmark's --server-flags text as arguments (given as --server-flags='--batch-delay-ms 0 --preferred-batch 8': parseArgs takes a value starting with '-' only after '='). */
+export function splitFlags(text: string | undefined): string[] {
+  return (text ?? '').split(/\s+/).filter((word) => word !== '');
 }
 
 /** A bare node:http server answering every request with `bodyFile`'s bytes: what HTTP alone costs on this machine. */

@@ -5,6 +5,7 @@
 // batcher formed and the latency of /healthz probed on its own connection while /generate is saturated.
 //
 //   node --import tsx bench/serve-throughput.ts [--model models/mlp.onnx] [--seconds 5] [--concurrency 1,8,32] [--workers 2]
+//                                               [--server-flags='--batch-delay-ms 2 --preferred-batch 16']
 //
 // Without --model it serves a fixture MLP-sized generator (z 100 → 256 → 256 → 28×28×1). The target line checks the
 // serving requirement: ganforge's req/s at the target concurrency ≥ 60% of the lower ceiling.
@@ -15,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildFixtureGenerator } from '../test/fixtures/onnx-fixtures.ts';
 import {
-  batchTotals, fetchBytes, fetchText, meanBatchBetween, runClosedLoop, startFixedResponseServer, startGanforge, startProbe,
+  batchTotals, fetchBytes, fetchText, meanBatchBetween, runClosedLoop, splitFlags, startFixedResponseServer, startGanforge, startProbe,
   type LoadResult, type NodeChild, type ProbeResult,
 } from './load.ts';
 import { measureOrtCeiling, type OrtCeilingResult } from './ort-ceiling.ts';
@@ -47,11 +48,12 @@ const { values } = parseArgs({
     'max-batch': { type: 'string', default: '64' },
     'target-concurrency': { type: 'string', default: '32' },
     'probe-ms': { type: 'string', default: '20' },
+    'server-flags': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  console.log('usage: node --import tsx bench/serve-throughput.ts [--model FILE] [--seconds 5] [--concurrency 1,8,32] [--workers N] [--max-batch 64] [--target-concurrency 32] [--probe-ms 20]');
+  console.log('usage: node --import tsx bench/serve-throughput.ts [--model FILE] [--seconds 5] [--concurrency 1,8,32] [--workers N] [--max-batch 64] [--target-concurrency 32] [--probe-ms 20] [--server-flags=\'--batch-delay-ms 2 ...\']');
   process.exit(0);
 }
 const seconds = Number(values.seconds);
@@ -70,7 +72,7 @@ try {
   if (values.model !== undefined) copyFileSync(resolve(values.model), modelFile);
   else writeFileSync(modelFile, buildFixtureGenerator({ latentDim: 100, imageShape: [28, 28, 1], slowLayers: 1, slowWidth: 256 }));
 
-  const ganforge = await startGanforge(dir, { workers, maxBatch: Number(values['max-batch']) });
+  const ganforge = await startGanforge(dir, { workers, maxBatch: Number(values['max-batch']), extraFlags: splitFlags(values['server-flags']) });
   servers.push(ganforge);
   const png = await fetchBytes(`${ganforge.url}/generate?seed=1`);
   const pngFile = join(dir, 'fixed.png');
@@ -99,7 +101,7 @@ try {
     if (!ceilings.has(batch)) ceilings.set(batch, await measureOrtCeiling({ modelFile, batch, workers, seconds: Math.min(seconds, 5) }));
   }
 
-  console.log(`\n${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, Node ${process.version}, ${workers} workers, max-batch ${values['max-batch']}, PNG ${png.length} bytes, ${seconds} s per point, /healthz probed every ${probeMs} ms`);
+  console.log(`\n${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, Node ${process.version}, ${workers} workers, max-batch ${values['max-batch']}${values['server-flags'] === undefined ? '' : `, server flags '${values['server-flags']}'`}, PNG ${png.length} bytes, ${seconds} s per point, /healthz probed every ${probeMs} ms`);
   console.log('| server | concurrency | req/s | p50 ms | p99 ms | errors | mean batch | ORT in-process img/s at that batch | /healthz p50 / p99 / max ms |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const p of points) {
@@ -124,7 +126,7 @@ try {
       `node:http ${bare.requestsPerSecond.toFixed(0)} req/s) = ${(fraction * 100).toFixed(0)}% → ${pass ? 'PASS' : 'FAIL'} (needs ≥ ${TARGET_FRACTION * 100}%${served.errors > 0 ? ' and no errors' : ''})`,
   );
   console.log(JSON.stringify({
-    benchmark: 'serve-throughput', seconds, workers, maxBatch: Number(values['max-batch']), pngBytes: png.length, points, ceilings: [...ceilings.values()],
+    benchmark: 'serve-throughput', seconds, workers, maxBatch: Number(values['max-batch']), serverFlags: values['server-flags'] ?? '', pngBytes: png.length, points, ceilings: [...ceilings.values()],
     target: { concurrency: targetConcurrency, ganforgeRps: served.requestsPerSecond, ortImagesPerSecond: ort.imagesPerSecond, bareRps: bare.requestsPerSecond, fraction, pass },
   }));
 } finally {

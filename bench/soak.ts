@@ -7,14 +7,14 @@
 // taken after the warm-up grows by less than --growth-bound percent over the run.
 //
 //   node --import tsx bench/soak.ts [--model models/default.onnx] [--seconds 300] [--concurrency 8] [--workers 2]
-//                                   [--warmup 30] [--sample-seconds 5] [--growth-bound 10]
+//                                   [--warmup 30] [--sample-seconds 5] [--growth-bound 10] [--server-flags='...']
 
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fetchJson, linearFit, readRssBytes, runClosedLoop, startGanforge, type LoadRequest, type NodeChild } from './load.ts';
+import { fetchJson, linearFit, readRssBytes, runClosedLoop, splitFlags, startGanforge, type LoadRequest, type NodeChild } from './load.ts';
 
 const MAX_SECONDS = 600;
 const MB = 1024 * 1024;
@@ -102,11 +102,12 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '30' },
       'sample-seconds': { type: 'string', default: '5' },
       'growth-bound': { type: 'string', default: '10' },
+      'server-flags': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: node --import tsx bench/soak.ts [--model models/default.onnx] [--seconds 300] [--concurrency 8] [--workers N] [--warmup 30] [--sample-seconds 5] [--growth-bound 10]');
+    console.log('usage: node --import tsx bench/soak.ts [--model models/default.onnx] [--seconds 300] [--concurrency 8] [--workers N] [--warmup 30] [--sample-seconds 5] [--growth-bound 10] [--server-flags=\'...\']');
     return;
   }
   const seconds = Number(values.seconds);
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
     let serverWarnings = 0;
     // The server logs JSON lines, warnings and errors on stderr; 'error' lines are 5xx answers or internal failures
     // (a crashed worker, a failed batch), 'warn' lines are worth a look but fail nothing.
-    server = await startGanforge(dir, { workers }, (line) => {
+    server = await startGanforge(dir, { workers, extraFlags: splitFlags(values['server-flags']) }, (line) => {
       if (line.includes('"level":"error"')) serverErrors++;
       else if (line.includes('"level":"warn"')) serverWarnings++;
     });
