@@ -189,6 +189,12 @@ export function createServerMetrics(): ServerMetrics {
     const stats = sources.stats?.();
     return stats === undefined ? [] : [{ labels: {}, value: stats.restarts }];
   });
+  // The standard process series (names as prom-client's defaults use them), so a soak or a dashboard sees memory and
+  // uptime without a sidecar. Worker threads share the process, so this is the whole server.
+  registry.collected('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge', () => [{ labels: {}, value: process.memoryUsage.rss() }]);
+  registry.collected('nodejs_heap_size_used_bytes', 'V8 heap in use on the HTTP thread, in bytes.', 'gauge', () => [{ labels: {}, value: process.memoryUsage().heapUsed }]);
+  registry.collected('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JS objects (buffers, onnxruntime tensors), in bytes.', 'gauge', () => [{ labels: {}, value: process.memoryUsage().external }]);
+  registry.collected('process_uptime_seconds', 'Seconds since the process started.', 'gauge', () => [{ labels: {}, value: Math.round(process.uptime() * 1000) / 1000 }]);
   return {
     registry,
     requests,

@@ -64,6 +64,12 @@ test('requests by route and status, latency histogram, images generated, queue w
   assert.equal(m.get('ganforge_workers{state="ready"}'), 1);
   assert.equal(m.get('ganforge_queued_requests'), 0);
   assert.match(text, /# TYPE ganforge_batch_images histogram\n/);
+  // Process memory as the soak benchmark and dashboards read it: within sane bounds of what this process reports.
+  const rss = m.get('process_resident_memory_bytes')!;
+  assert.ok(rss > 10e6 && rss < 64e9, `rss ${rss}`);
+  assert.ok(m.get('nodejs_heap_size_used_bytes')! > 1e6);
+  assert.ok(m.get('nodejs_external_memory_bytes')! >= 0);
+  assert.ok(m.get('process_uptime_seconds')! > 0);
   // The scrape itself is counted by the next scrape.
   const again = parseExposition(await (await fetch(`${server.url}/metrics`)).text());
   assert.equal(again.get('ganforge_http_requests_total{method="GET",route="/metrics",status="200"}'), 1);
