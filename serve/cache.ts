@@ -4,19 +4,19 @@
 
 import { createHash } from 'node:crypto';
 import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
+import { PNG_ENCODER_ID } from './generate.ts';
 
 /**
  * Bump when the encoding of an unchanged model's output changes (PNG grid layout, JSON fields), to invalidate caches.
- * The PNG bytes also depend on the zlib that compresses them (node:zlib, bundled with Node), so its version is part of
- * every tag: a fleet running mixed Node versions never serves two different bodies under one strong ETag.
+ * The PNG bytes also depend on how they are compressed (zlib version and settings), so that is part of every tag:
+ * a fleet running mixed Node versions never serves two different bodies under one strong ETag.
  */
 const ETAG_SCHEME = 'g2';
-const ENCODER_VERSION = `zlib ${process.versions.zlib ?? 'unknown'}`;
 
 /** Strong ETag of a seeded /generate response: sha256 of model sha256 + normalized parameters + format. */
 export function generateEtag(modelSha256: string, params: GenerateParams, format: OutputFormat): string {
   // Normalized: defaults filled in and class names resolved to per-image labels, so ?class=one and ?class=1 share a tag.
-  const normalized = JSON.stringify([ETAG_SCHEME, ENCODER_VERSION, modelSha256, params.n, params.seed, params.labels, params.truncation, params.truncationMode, format]);
+  const normalized = JSON.stringify([ETAG_SCHEME, PNG_ENCODER_ID, modelSha256, params.n, params.seed, params.labels, params.truncation, params.truncationMode, format]);
   return `"${ETAG_SCHEME}-${createHash('sha256').update(normalized).digest('hex').slice(0, 32)}"`;
 }
 

@@ -1,7 +1,7 @@
 // From validated request parameters to images and from images to response bodies. The server and any other Node
 // caller go through generateImages, so a given (model, seed, n, class, truncation) always yields the same values.
 
-import { deflateSync } from 'node:zlib';
+import { constants as zlibConstants, deflateSync } from 'node:zlib';
 import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
 import { sampleLatents } from '../common/latents.ts';
 import type { ModelManifest } from '../common/manifest.ts';
@@ -63,8 +63,16 @@ export async function generateEncoded(
   return runner.render(model.name, { count: n, seed, truncation, truncationMode, labels, format }, options);
 }
 
-/** Native zlib: ~3x faster than the pure-JS default on /generate's small PNGs, which the HTTP thread encodes. */
-const compressWithNodeZlib: ZlibCompress = (data) => deflateSync(data);
+/**
+ * How the server compresses PNGs: node:zlib (native, ~3× faster than the pure-JS default on small images) with the RLE
+ * strategy. A generator's images have large runs of one value (background), which RLE finds at a fraction of the
+ * cost of the default search, and the files come out smaller too (measured on the bundled model: one digit 33 → 14 µs,
+ * 216 → 198 bytes; a 16-digit grid 237 → 61 µs, 4,009 → 3,814 bytes; pure noise 46 → 32 µs, same size).
+ */
+const compressWithNodeZlib: ZlibCompress = (data) => deflateSync(data, { strategy: zlibConstants.Z_RLE });
+
+/** Identifies the bytes compressWithNodeZlib produces; part of every ETag (serve/cache.ts), since other settings or another zlib give other bytes. */
+export const PNG_ENCODER_ID = `zlib ${process.versions.zlib ?? 'unknown'} rle`;
 
 export interface EncodedImages {
   body: Uint8Array;
