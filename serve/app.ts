@@ -44,6 +44,8 @@ export interface AppOptions {
    * log line, metrics and query bound. Default: none (those paths are 404 like any unknown route).
    */
   client?: RequestListener;
+  /** True once the server has begun a graceful shutdown: /readyz then answers 503 while the last requests drain. Default: never. */
+  draining?: () => boolean;
 }
 
 export const DEFAULT_MAX_IMAGES = 64;
@@ -190,7 +192,7 @@ export function createApp(options: AppOptions): RequestListener {
     const stats = pool.stats?.();
     const reasons: string[] = [];
     if (repository.models.size === 0) reasons.push('no models are loaded');
-    if (stats !== undefined && !stats.accepting) reasons.push('the server is shutting down');
+    if (options.draining?.() === true || (stats !== undefined && !stats.accepting)) reasons.push('the server is shutting down');
     if (stats !== undefined && stats.ready === 0) reasons.push(`none of the ${stats.workers} inference workers is warmed up yet`);
     res.setHeader('Cache-Control', 'no-store');
     sendJson(res, reasons.length === 0 ? 200 : 503, {

@@ -3,7 +3,7 @@
 
 import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import { Server as NetServer, type AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { GenerateLimits } from '../common/generate-params.ts';
 import { createApp } from './app.ts';
 import { InferencePool, type InferencePoolOptions } from './inference-pool.ts';
@@ -68,17 +68,36 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (repository.models.size === 0) logger({ level: 'warn', event: 'no-models', modelsDir, refused: repository.refused.length });
   const metrics = createServerMetrics();
   const pool = await InferencePool.start({ ...options.pool, models: [...repository.models.values()], device, workers: options.workers, logger, observer: metrics.pool });
+  /** Set by close(); /readyz answers 503 from then on, while the last requests drain. */
+  let closing: Promise<void> | null = null;
   let app: RequestListener;
   try {
     // Only the page and its files go to the client handler: it marks every response cross-origin isolated
     // (COOP/COEP/CORP same-origin), which must not stop other sites embedding /generate images or fetching models.
     const client = options.web === false ? undefined : webClient(options.web === undefined ? {} : { distDir: options.web });
-    app = createApp({ repository, pool, limits: options.limits, logger, version: options.version, metrics, cors: options.cors, maxQueryBytes: options.maxQueryBytes, client });
+    app = createApp({ repository, pool, limits: options.limits, logger, version: options.version, metrics, cors: options.cors, maxQueryBytes: options.maxQueryBytes, client, draining: () => closing !== null });
   } catch (error) {
     await pool.close(); // a bad option must not leave worker threads holding the process open
     throw error;
   }
   const server: Server = createServer(app);
+  // Per connection: responses not yet completely written, and since when it has had none; close() uses this to close
+  // quiet connections at once instead of waiting out their keep-alive timeout.
+  const connections = new Map<Socket, { unfinished: number; quietSince: number }>();
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, { unfinished: 0, quietSince: performance.now() });
+    socket.once('close', () => connections.delete(socket));
+  });
+  server.prependListener('request', (request, response) => {
+    const connection = connections.get(request.socket);
+    if (connection === undefined) return;
+    connection.unfinished += 1;
+    // 'close' once the whole response has been handed to the kernel, or the connection is gone.
+    response.once('close', () => {
+      connection.unfinished -= 1;
+      connection.quietSince = performance.now();
+    });
+  });
   try {
     server.listen(port, host);
     await once(server, 'listening');
@@ -107,7 +126,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     workers: pool.stats().workers,
   });
 
-  let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
       // Requests that still arrive on kept-alive connections are answered, with Connection: close, so the client opens
@@ -118,13 +136,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Stop accepting through net.Server's close, not http.Server's: since Node 19 that one also runs
       // closeIdleConnections(), which counts a connection as idle once its response's end() was called, even with most
       // of the body still buffered for a slow reader, and destroys it (Node 20: a 17 MB model download cut at ~4 MB;
-      // test/serve/shutdown.test.ts). Without that sweep, a kept-alive connection closes once its keep-alive timeout
-      // runs out after its last response has been written; shortened here for responses finishing from now on.
+      // test/serve/shutdown.test.ts). A connection whose response finishes from now on gets a shortened keep-alive
+      // timeout for its client's next request (answered, with Connection: close).
       const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
       const keepAliveWhileClosingMs = 1000;
       server.keepAliveTimeout = Math.min(server.keepAliveTimeout || keepAliveWhileClosingMs, keepAliveWhileClosingMs);
+      // Connections with nothing left to write that have been quiet that long are closed now: a client that reuses
+      // its connection right after an answer has done so by then.
+      const closeQuiet = () => {
+        const now = performance.now();
+        for (const [socket, { unfinished, quietSince }] of connections) if (unfinished === 0 && now - quietSince >= keepAliveWhileClosingMs) socket.destroy();
+      };
+      closeQuiet();
+      const sweep = setInterval(closeQuiet, 100);
       const force = setTimeout(() => server.closeAllConnections(), closeTimeoutMs).unref();
       await closed;
+      clearInterval(sweep);
       clearTimeout(force);
       await pool.close();
       logger({ level: 'info', event: 'closed', url });

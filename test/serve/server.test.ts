@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
@@ -103,9 +104,18 @@ test('a killed worker: its request fails with a clean 500, the worker is restart
 
 test('close() lets an in-flight request finish, then refuses connections', async () => {
   const closing = await startServer({ modelsDir: dir, port: 0, device: 'cpu', workers: 1, logger: () => {}, web: false });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const ready = await requestOn(agent, `${closing.url}/readyz`); // opens the kept-alive connection used below
+  assert.equal(ready.status, 200);
   const inFlight = getBytes(`${closing.url}/generate?model=slow&n=32&seed=3`);
   while (closing.pool.stats().busy === 0) await new Promise((resolve) => setTimeout(resolve, 2));
-  await closing.close();
+  const closed = closing.close();
+  // While the last request drains, a balancer asking on an open connection learns not to send more.
+  const draining = await requestOn(agent, `${closing.url}/readyz`);
+  assert.equal(draining.status, 503);
+  assert.match(draining.body, /the server is shutting down/);
+  await closed;
+  agent.destroy();
   assert.equal((await inFlight).status, 200);
   await assert.rejects(fetch(`${closing.url}/healthz`));
 });
@@ -181,3 +191,14 @@ test('CLI flags are checked', async () => {
   assert.equal(port.code, 2);
   assert.match(port.stderr, /'--port' must be an integer in \[0, 65535\], got '70000'/);
 });
+
+function requestOn(agent: Agent, url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
