@@ -11,6 +11,42 @@ export type ZlibCompress = (data: Uint8Array) => Uint8Array;
 /** fflate at zlib's default level 6: works in every JS runtime. */
 export const compressWithFflate: ZlibCompress = (data) => zlibSync(data, { level: 6 });
 
+/**
+ * The zlib format with the data in one stored (uncompressed) deflate block, for images too small for compression to
+ * pay: no zlib state to set up, just a copy and an Adler-32. Up to 65,535 bytes (one stored block's limit).
+ */
+export const storeWithoutCompression: ZlibCompress = (data) => {
+  if (data.length > 0xffff) throw new RangeError(`storeWithoutCompression: at most 65535 bytes fit one stored block, got ${data.length}`);
+  const out = new Uint8Array(2 + 5 + data.length + 4);
+  out[0] = 0x78; // CMF: deflate, 32 KiB window
+  out[1] = 0x01; // FLG: no dictionary, fastest; (0x78 << 8 | 0x01) % 31 === 0 as RFC 1950 requires
+  out[2] = 0x01; // BFINAL = 1, BTYPE = 00 (stored)
+  out[3] = data.length & 0xff;
+  out[4] = data.length >>> 8;
+  out[5] = ~data.length & 0xff;
+  out[6] = (~data.length >>> 8) & 0xff;
+  out.set(data, 7);
+  new DataView(out.buffer).setUint32(7 + data.length, adler32(data));
+  return out;
+};
+
+/** Adler-32 (RFC 1950), the checksum that ends a zlib stream. */
+export function adler32(bytes: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  // 5552 is the largest run for which b cannot overflow 2^32 before the modulo (zlib's NMAX).
+  for (let start = 0; start < bytes.length; start += 5552) {
+    const end = Math.min(bytes.length, start + 5552);
+    for (let i = start; i < end; i++) {
+      a += bytes[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const COLOR_TYPE_BY_CHANNELS: Readonly<Record<number, number>> = { 1: 0, 3: 2, 4: 6 };
 

@@ -6,7 +6,7 @@ import type { GenerateParams, OutputFormat } from '../common/generate-params.ts'
 import { sampleLatents } from '../common/latents.ts';
 import type { ModelManifest } from '../common/manifest.ts';
 import { tileImages } from '../common/pixels.ts';
-import { encodePng, type ZlibCompress } from '../common/png.ts';
+import { encodePng, storeWithoutCompression, type ZlibCompress } from '../common/png.ts';
 import type { GeneratorRunner, RunOptions } from './inference-pool.ts';
 import { encodeNpyFloat32 } from './npy.ts';
 
@@ -64,15 +64,21 @@ export async function generateEncoded(
 }
 
 /**
- * How the server compresses PNGs: node:zlib (native, ~3× faster than the pure-JS default on small images) with the RLE
- * strategy. A generator's images have large runs of one value (background), which RLE finds at a fraction of the
- * cost of the default search, and the files come out smaller too (measured on the bundled model: one digit 33 → 14 µs,
+ * How the server compresses PNGs: node:zlib (native, ~3× faster than the pure-JS default) with the RLE strategy. A
+ * generator's images have large runs of one value (background), which RLE finds at a fraction of the cost of the
+ * default search, and the files come out smaller too (measured on the bundled model: one digit 33 → 14 µs,
  * 216 → 198 bytes; a 16-digit grid 237 → 61 µs, 4,009 → 3,814 bytes; pure noise 46 → 32 µs, same size).
+ *
+ * Images of at most STORE_MAX_BYTES (one 28×28 digit is 812) are stored uncompressed instead: the response still fits
+ * one TCP segment with its headers, so compression would save no packet, and setting up zlib's ~256 KB of state per
+ * call costs the worker 40-60 µs per request under load, more than inference (the idea of nginx's gzip_min_length).
  */
-const compressWithNodeZlib: ZlibCompress = (data) => deflateSync(data, { strategy: zlibConstants.Z_RLE });
+const STORE_MAX_BYTES = 1024;
+const compressForServing: ZlibCompress = (data) =>
+  data.length <= STORE_MAX_BYTES ? storeWithoutCompression(data) : deflateSync(data, { strategy: zlibConstants.Z_RLE });
 
-/** Identifies the bytes compressWithNodeZlib produces; part of every ETag (serve/cache.ts), since other settings or another zlib give other bytes. */
-export const PNG_ENCODER_ID = `zlib ${process.versions.zlib ?? 'unknown'} rle`;
+/** Identifies the bytes compressForServing produces; part of every ETag (serve/cache.ts), since other settings or another zlib give other bytes. */
+export const PNG_ENCODER_ID = `zlib ${process.versions.zlib ?? 'unknown'} rle, stored up to ${STORE_MAX_BYTES}`;
 
 export interface EncodedImages {
   body: Uint8Array;
@@ -83,7 +89,7 @@ export interface EncodedImages {
 export function encodeImages(images: GeneratedImages, format: OutputFormat): EncodedImages {
   switch (format) {
     case 'png':
-      return { body: encodePng(tileImages(images.data, images.shape, images.range), compressWithNodeZlib), contentType: 'image/png' };
+      return { body: encodePng(tileImages(images.data, images.shape, images.range), compressForServing), contentType: 'image/png' };
     case 'npy':
       return { body: encodeNpyFloat32(images.data, images.shape), contentType: 'application/octet-stream' };
     case 'json': {

@@ -3,10 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { decode } from 'fast-png';
-import { crc32, encodePng } from '../../common/png.ts';
+import { adler32, crc32, encodePng, storeWithoutCompression } from '../../common/png.ts';
 import type { RasterImage } from '../../common/pixels.ts';
 
 const nodeZlib = (data: Uint8Array) => deflateSync(data);
@@ -21,10 +21,21 @@ describe('encodePng', () => {
     assert.equal(crc32(new Uint8Array(0)), 0);
   });
 
+  it('stores without compression as a valid zlib stream (Adler-32 of "Wikipedia" is 0x11E60398)', () => {
+    assert.equal(adler32(new TextEncoder().encode('Wikipedia')), 0x11e60398);
+    for (const length of [0, 1, 812, 6000, 65535]) {
+      const data = Uint8Array.from({ length }, (_, i) => (i * 131 + 7) & 0xff);
+      const stored = storeWithoutCompression(data);
+      assert.equal(stored.length, data.length + 11, `${length}`);
+      assert.deepEqual(new Uint8Array(inflateSync(stored)), data, `${length}`); // zlib checks the header and Adler-32
+    }
+    assert.throws(() => storeWithoutCompression(new Uint8Array(65536)), /at most 65535 bytes/);
+  });
+
   for (const channels of [1, 3, 4]) {
     it(`writes ${channels}-channel images that an independent decoder reads back exactly, with either compressor`, () => {
       const image = raster(29, 7, channels);
-      for (const png of [encodePng(image), encodePng(image, nodeZlib)]) {
+      for (const png of [encodePng(image), encodePng(image, nodeZlib), encodePng(image, storeWithoutCompression)]) {
         const decoded = decode(png); // fast-png checks every chunk's CRC and the zlib stream
         assert.deepEqual([decoded.width, decoded.height, decoded.channels, decoded.depth], [29, 7, channels, 8]);
         assert.deepEqual(new Uint8Array(decoded.data), image.data);
