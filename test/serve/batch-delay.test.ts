@@ -67,3 +67,18 @@ test('bad delay options are refused with the allowed range', async () => {
   await assert.rejects(InferencePool.start({ models: [small], device: 'cpu', workers: 1, batchDelayMs: -1 }), /'batchDelayMs' must be a number of milliseconds in \[0, 1000\], got -1/);
   await assert.rejects(InferencePool.start({ models: [small], device: 'cpu', workers: 1, preferredBatchImages: 0 }), /'preferredBatchImages' must be an integer ≥ 1, got 0/);
 });
+
+test('a worker holds a second batch while it runs one; if it dies, that unstarted batch runs on its replacement instead of failing', async () => {
+  const pool = await InferencePool.start({ models: [small, slow], device: 'cpu', workers: 1, batchDelayMs: 0 });
+  try {
+    const running = pool.run('slow', input(64, 7));
+    const next = pool.run('small', input(1, 8));
+    assert.equal(pool.stats().queuedRequests, 0, 'the second batch was handed to the busy worker at once');
+    await pool.killWorker(0);
+    await assert.rejects(running, /stopped while running this request/);
+    assert.deepEqual((await next).dims, [1, 6, 5, 1]);
+    assert.equal(pool.stats().restarts, 1);
+  } finally {
+    await pool.close();
+  }
+});
