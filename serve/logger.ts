@@ -12,6 +12,19 @@ export interface LogEntry {
 
 export type Logger = (entry: LogEntry) => void;
 
+let isoMs = -1;
+let isoText = '';
+
+/** The current time as an ISO string, formatted once per millisecond (many request lines share one). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 /** Loggers with lines not yet written; flushed at exit so a log is never cut short by a normal shutdown. */
 const unflushed = new Set<() => void>();
 let exitHookInstalled = false;
@@ -36,7 +49,7 @@ export function createJsonLogger(out: NodeJS.WritableStream = process.stdout, er
     process.on('exit', () => { for (const pendingFlush of [...unflushed]) pendingFlush(); });
   }
   return (entry) => {
-    const line = `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`;
+    const line = `{"time":"${isoNow()}",${JSON.stringify(entry).slice(1)}\n`;
     if (entry.level !== 'info') {
       flush();
       err.write(line);
