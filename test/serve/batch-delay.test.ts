@@ -82,3 +82,32 @@ test('a worker holds a second batch while it runs one; if it dies, that unstarte
     await pool.close();
   }
 });
+
+test('no waiting for a model whose batches take longer than the delay: the idle worker starts at once', async () => {
+  const waits: { model: string; seconds: number }[] = [];
+  const observer: PoolObserver = { batchDispatched: () => {}, queueWaited: (model, seconds) => waits.push({ model, seconds }) };
+  const pool = await InferencePool.start({ models: [small, slow], device: 'cpu', workers: 2, batchDelayMs: 1_000, observer });
+  try {
+    await pool.run('slow', input(64, 9)); // measured: a batch takes ~100 ms, less than the 1 s delay
+    const busy = pool.run('slow', input(64, 10));
+    waits.length = 0;
+    await pool.run('slow', input(1, 11)); // so this one waits for company while the other worker is busy
+    const waitedWithLongDelay = waits.find((w) => w.model === 'slow')!.seconds;
+    await busy;
+    assert.ok(waitedWithLongDelay > 0.01, `a batch shorter than the delay waits for company (${waitedWithLongDelay} s)`);
+  } finally {
+    await pool.close();
+  }
+  const quick = await InferencePool.start({ models: [small, slow], device: 'cpu', workers: 2, batchDelayMs: 5, observer });
+  try {
+    await quick.run('slow', input(64, 9)); // measured: a batch takes ~100 ms, more than the 5 ms delay
+    const busy = quick.run('slow', input(64, 10));
+    waits.length = 0;
+    await quick.run('slow', input(1, 11));
+    await busy;
+    const waited = waits.find((w) => w.model === 'slow')!.seconds;
+    assert.ok(waited < 0.005, `dispatched without waiting out the delay (${waited} s)`);
+  } finally {
+    await quick.close();
+  }
+});
