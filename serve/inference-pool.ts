@@ -250,6 +250,12 @@ interface Slot {
  * measured on (a bare postMessage ping-pong), which at ~500 batches/s is a tenth of the machine.
  */
 const PIPELINE_DEPTH = 2;
+/**
+ * A second batch goes to a busy worker only for a model whose batches take less than this: then the wake-up is a real
+ * share of the work. For a slower model the next batch is better formed when the worker is free, from everything that
+ * queued meanwhile (bigger batches; measured on a DCGAN generator at 32 clients: mean batch 4.2 pipelined vs 7.3).
+ */
+const PIPELINE_BELOW_BATCH_MS = 5;
 
 /** Longest a staged model version may take to be loaded and warmed up by every worker. */
 const STAGE_TIMEOUT_MS = 120_000;
@@ -633,6 +639,7 @@ export class InferencePool implements GeneratorRunner {
       // Oldest first among the versions this worker has a session for (a worker still loading a new version skips it).
       const headIndex = this.queue.findIndex((job) => slot.loaded.has(job.version.key));
       if (headIndex < 0) continue;
+      if (slot.batches.length > 0 && !((this.queue[headIndex]!.version.batchMs ?? Infinity) < PIPELINE_BELOW_BATCH_MS)) continue;
       if (this.shouldWaitForFullerBatch(this.queue[headIndex]!)) continue;
       const head = this.queue.splice(headIndex, 1)[0]!;
       const jobs = [head];

@@ -68,9 +68,10 @@ test('bad delay options are refused with the allowed range', async () => {
   await assert.rejects(InferencePool.start({ models: [small], device: 'cpu', workers: 1, preferredBatchImages: 0 }), /'preferredBatchImages' must be an integer ≥ 1, got 0/);
 });
 
-test('a worker holds a second batch while it runs one; if it dies, that unstarted batch runs on its replacement instead of failing', async () => {
+test('a worker holds a second batch of a fast model while it runs one; if it dies, that unstarted batch runs on its replacement instead of failing', async () => {
   const pool = await InferencePool.start({ models: [small, slow], device: 'cpu', workers: 1, batchDelayMs: 0 });
   try {
+    await pool.run('small', input(1, 6)); // measured: small's batches are short, so a busy worker takes the next one
     const running = pool.run('slow', input(64, 7));
     const next = pool.run('small', input(1, 8));
     assert.equal(pool.stats().queuedRequests, 0, 'the second batch was handed to the busy worker at once');
@@ -110,4 +111,20 @@ test('no waiting for a model whose batches take longer than the delay: the idle 
   } finally {
     await quick.close();
   }
+});
+
+test('the next batch of a slow model is formed when the worker is free, from everything queued meanwhile', async () => {
+  const pool = await InferencePool.start({ models: [slow], device: 'cpu', workers: 1, batchDelayMs: 0 });
+  let batches = 0;
+  try {
+    await pool.run('slow', input(64, 1)); // measured: far above the pipelining bound
+    const running = pool.run('slow', input(64, 2));
+    const followers = Array.from({ length: 6 }, (_, i) => pool.run('slow', input(1, 3 + i)));
+    assert.equal(pool.stats().queuedRequests, 6, 'not handed to the busy worker');
+    await Promise.all([running, ...followers]);
+    batches = pool.stats().batches;
+  } finally {
+    await pool.close();
+  }
+  assert.equal(batches, 3, 'the first run, the running batch, and one batch of all six followers');
 });

@@ -24,14 +24,16 @@ test('hung-up requests leave the queue before a worker runs them', async () => {
     req.end();
     return req;
   });
-  // One of them is already handed to the worker as its next batch (it is past recall); the other four wait in the queue.
-  await waitFor(() => server.pool.stats().queuedRequests === 4 && server.pool.stats().batches === batchesBefore + 1);
+  // Each is either queued or (when the pool hands a busy worker its next batch) already past recall in a worker.
+  await waitFor(() => server.pool.stats().queuedRequests + (server.pool.stats().batches - batchesBefore) === 5);
+  const queuedAtHangUp = server.pool.stats().queuedRequests;
+  const dispatchedAtHangUp = server.pool.stats().batches - batchesBefore;
+  assert.ok(queuedAtHangUp >= 3, `most were still queued when their clients hung up (${queuedAtHangUp})`);
   for (const req of gone) req.destroy();
   await waitFor(() => server.pool.stats().queuedRequests === 0);
-  assert.equal(server.pool.stats().busy, 1, 'the first request was still running when the queue emptied');
   assert.equal((await busy).status, 200);
   await waitFor(() => server.pool.stats().busy === 0);
-  assert.equal(server.pool.stats().batches, batchesBefore + 1, 'no batch ran for the four withdrawn requests');
+  assert.equal(server.pool.stats().batches - batchesBefore, dispatchedAtHangUp, 'no batch ran for the withdrawn requests');
   await waitFor(() => logs.filter((e) => e.event === 'request' && e.aborted === true).length === 5);
 });
 
