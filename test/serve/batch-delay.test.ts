@@ -115,7 +115,7 @@ test('no waiting for a model whose batches take longer than the delay: the idle 
 
 test('the next batch of a slow model is formed when the worker is free, from everything queued meanwhile', async () => {
   const pool = await InferencePool.start({ models: [slow], device: 'cpu', workers: 1, batchDelayMs: 0 });
-  let batches = 0;
+  let batches: number;
   try {
     await pool.run('slow', input(64, 1)); // measured: far above the pipelining bound
     const running = pool.run('slow', input(64, 2));
