@@ -130,7 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     closing ??= (async () => {
       // Requests that still arrive on kept-alive connections are answered, with Connection: close, so the client opens
       // a new connection for its next request (refused: safe to retry on another instance) instead of reusing one the
-      // server is about to close. Prepended: an express route may answer synchronously.
+      // server is about to close. Prepended: a route may answer synchronously.
       server.prependListener('request', (_request, response) => response.setHeader('Connection', 'close'));
       await watcher?.close();
       // Stop accepting through net.Server's close, not http.Server's: since Node 19 that one also runs
