@@ -344,13 +344,6 @@ export class InferencePool implements GeneratorRunner {
   }
 
   run(model: string, input: GeneratorInput, options: RunOptions = {}): Promise<GeneratorOutput> {
-    const version = this.current.get(model);
-    if (version !== undefined && !this.closing) {
-      const { latentDim } = version.model.manifest;
-      if (!Number.isInteger(input.count) || input.count < 1 || input.latent.length !== input.count * latentDim) {
-        return Promise.reject(new RangeError(`run: ${input.count} latents of width ${latentDim} need ${input.count * latentDim} values, got ${input.latent.length}`));
-      }
-    }
     return this.enqueue(model, { count: input.count, labels: input.labels, part: { count: input.count, latent: input.latent } }, options).then(({ part, dims }) => {
       if (!('data' in part)) throw new Error('run: the worker answered with an encoded body');
       return { data: part.data, dims: [input.count, ...dims.slice(1)] };
@@ -358,7 +351,6 @@ export class InferencePool implements GeneratorRunner {
   }
 
   render(model: string, request: RenderRequest, options: RunOptions = {}): Promise<EncodedImages> {
-    if (!Number.isInteger(request.count) || request.count < 1) return Promise.reject(new RangeError(`render: 'count' must be a positive integer, got ${request.count}`));
     const labels = request.labels === null ? null : BigInt64Array.from(request.labels, (label) => BigInt(label));
     return this.enqueue(model, { count: request.count, labels, part: { count: request.count, render: request } }, options).then(({ part }) => {
       if (!('body' in part)) throw new Error('render: the worker answered with raw values');
@@ -374,6 +366,11 @@ export class InferencePool implements GeneratorRunner {
     const version = this.current.get(model);
     if (version === undefined) return Promise.reject(new GanforgeError('UNKNOWN_MODEL', `unknown model '${model}'`, { parameter: 'model' }));
     const served = version.model;
+    if (!Number.isInteger(input.count) || input.count < 1) return Promise.reject(new RangeError(`'count' must be a positive integer, got ${input.count}`));
+    const { latentDim } = served.manifest;
+    if ('latent' in input.part && input.part.latent.length !== input.count * latentDim) {
+      return Promise.reject(new RangeError(`run: ${input.count} latents of width ${latentDim} need ${input.count * latentDim} values, got ${input.part.latent.length}`));
+    }
     if ((served.manifest.inputs.label !== null) !== (input.labels !== null) || (input.labels !== null && input.labels.length !== input.count)) {
       return Promise.reject(new RangeError(`run: model '${model}' needs ${served.manifest.inputs.label === null ? 'no labels' : `${input.count} labels`}`));
     }
