@@ -19,6 +19,7 @@ import { GanforgeError } from '../common/errors.ts';
 import type { OutputFormat } from '../common/generate-params.ts';
 import type { ModelManifest } from '../common/manifest.ts';
 import type { TruncationMode } from '../common/truncation.ts';
+import { viewPart, type PayloadPart, type ResultPart } from './batch-payload.ts';
 import type { EncodedImages } from './generate.ts';
 import type { Logger } from './logger.ts';
 import type { Device } from './ort-node.ts';
@@ -176,8 +177,6 @@ export interface SessionReport {
 }
 /** One request's share of a batch: its latents, or what the worker needs to draw them and encode the result. */
 export type RunPart = { count: number; latent: Float32Array } | { count: number; render: RenderRequest };
-/** One request's share of a batch's result, in the order of the batch's parts. */
-export type ResultPart = { data: Float32Array } | { body: Uint8Array; contentType: string };
 export type MainToWorker =
   | { type: 'run'; id: number; version: string; parts: RunPart[]; labels: BigInt64Array | null; count: number }
   | { type: 'load'; model: WorkerModel }
@@ -188,7 +187,7 @@ export type WorkerToMain =
   | { type: 'init-error'; message: string }
   | ({ type: 'loaded'; version: string } & SessionReport)
   | { type: 'load-error'; version: string; message: string }
-  | { type: 'result'; id: number; parts: ResultPart[]; dims: number[] }
+  | { type: 'result'; id: number; payload: ArrayBuffer; parts: PayloadPart[]; dims: number[] }
   | { type: 'error'; id: number; message: string };
 
 interface ModelVersion {
@@ -711,7 +710,17 @@ export class InferencePool implements GeneratorRunner {
       this.logger({ level: 'error', event: 'inference-failed', worker: slot.index, model: batch.model, reason: message.message });
       for (const job of batch.jobs) this.settle(job, new GanforgeError('INTERNAL', `inference failed: ${message.message}`));
     } else {
-      batch.jobs.forEach((job, index) => this.settle(job, null, message.parts[index], message.dims));
+      const { payload, parts, dims } = message;
+      batch.jobs.forEach((job, index) => {
+        let part: ResultPart;
+        try {
+          part = viewPart(payload, parts[index]!);
+        } catch (error) {
+          this.settle(job, new GanforgeError('INTERNAL', `inference worker ${slot.index} answered with a malformed result: ${error instanceof Error ? error.message : String(error)}`));
+          return;
+        }
+        this.settle(job, null, part, dims);
+      });
     }
     this.releaseRetired();
     this.dispatch();

@@ -6,7 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { sampleLatents } from '../common/latents.ts';
 import { encodeImages } from './generate.ts';
 import { createNodeSession, ort, type NodeSession } from './ort-node.ts';
-import type { MainToWorker, ResultPart, SessionReport, WorkerInit, WorkerModel, WorkerToMain } from './inference-pool.ts';
+import { packPayloads } from './batch-payload.ts';
+import type { MainToWorker, SessionReport, WorkerInit, WorkerModel, WorkerToMain } from './inference-pool.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('inference-worker.ts must run as a worker thread');
@@ -109,26 +110,26 @@ async function runBatch(message: Extract<MainToWorker, { type: 'run' }>): Promis
     const output = outputs[entry.output]!;
     const values = output.data as Float32Array;
     const perImage = values.length / message.count;
-    const parts: ResultPart[] = [];
-    const transfer: ArrayBuffer[] = [];
+    // Every request's share goes into one buffer, moved to the HTTP thread in one transfer: each transferred
+    // ArrayBuffer costs both threads a few µs (measured: a batch of 8 PNGs as 8 transfers 40 µs of CPU, as one 18 µs).
+    const payloads: Uint8Array[] = [];
+    const contentTypes: (string | undefined)[] = [];
     row = 0;
     for (const part of message.parts) {
       const rows = values.subarray(row * perImage, (row + part.count) * perImage);
       row += part.count;
       if ('latent' in part) {
-        const data = rows.slice(); // a buffer of our own, so it is moved rather than cloned
-        parts.push({ data });
-        transfer.push(data.buffer);
+        payloads.push(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength));
+        contentTypes.push(undefined);
         continue;
       }
       const { render } = part;
       const encoded = encodeImages({ model: name, shape: [part.count, ...imageShape], data: rows, seed: render.seed, labels: render.labels === null ? null : [...render.labels], range: valueRange }, render.format);
-      // Only a body that owns its whole buffer may be moved (a Buffer can be a slice of a shared pool).
-      const body = encoded.body.byteOffset === 0 && encoded.body.byteLength === encoded.body.buffer.byteLength ? encoded.body : encoded.body.slice();
-      parts.push({ body, contentType: encoded.contentType });
-      transfer.push(body.buffer as ArrayBuffer);
+      payloads.push(encoded.body);
+      contentTypes.push(encoded.contentType);
     }
-    post({ type: 'result', id: message.id, parts, dims: output.dims.map(Number) }, transfer);
+    const { payload, parts } = packPayloads(payloads, contentTypes);
+    post({ type: 'result', id: message.id, payload, parts, dims: output.dims.map(Number) }, [payload]);
   } catch (error) {
     post({ type: 'error', id: message.id, message: error instanceof Error ? error.message : String(error) });
   } finally {
