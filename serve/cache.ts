@@ -2,7 +2,7 @@
 // so its response gets a strong ETag derived from exactly those and a matching If-None-Match is answered 304 without
 // running the generator. A request without a seed draws a random one and must never be cached.
 
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
 import { PNG_ENCODER_ID } from './generate.ts';
 
@@ -13,11 +13,15 @@ import { PNG_ENCODER_ID } from './generate.ts';
  */
 const ETAG_SCHEME = 'g2';
 
+/** SHA-256 in hex: the one-shot crypto.hash (Node ≥ 20.12) where present, a third of createHash's cost per request. */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text) : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
 /** Strong ETag of a seeded /generate response: sha256 of model sha256 + normalized parameters + format. */
 export function generateEtag(modelSha256: string, params: GenerateParams, format: OutputFormat): string {
   // Normalized: defaults filled in and class names resolved to per-image labels, so ?class=one and ?class=1 share a tag.
   const normalized = JSON.stringify([ETAG_SCHEME, PNG_ENCODER_ID, modelSha256, params.n, params.seed, params.labels, params.truncation, params.truncationMode, format]);
-  return `"${ETAG_SCHEME}-${createHash('sha256').update(normalized).digest('hex').slice(0, 32)}"`;
+  return `"${ETAG_SCHEME}-${sha256Hex(normalized).slice(0, 32)}"`;
 }
 
 /** RFC 9110 §13.1.2 If-None-Match with weak comparison: '*' or any listed tag equal to `etag` ignoring W/. */
