@@ -118,10 +118,16 @@ export function splitFlags(text: string | undefined): string[] {
 }
 
 /** A bare node:http server answering every request with `bodyFile`'s bytes: what HTTP alone costs on this machine. */
-export function startFixedResponseServer(bodyFile: string, contentType: string): Promise<NodeChild> {
+/**
+ * A bare node:http server answering every request with the same status, headers and body: the HTTP ceiling. Given the
+ * headers a real response carried, it sends the same bytes, so the client parses exactly what it parses from the server
+ * under test (node:http adds Date, Connection and Keep-Alive to both).
+ */
+export function startFixedResponseServer(bodyFile: string, headers: readonly (readonly [string, string])[]): Promise<NodeChild> {
   const script = `
     const http = require('node:http'); const body = require('node:fs').readFileSync(${JSON.stringify(bodyFile)});
-    const server = http.createServer((req, res) => { res.writeHead(200, { 'Content-Type': ${JSON.stringify(contentType)}, 'Content-Length': body.length }); res.end(body); });
+    const headers = ${JSON.stringify(headers.flat())}.concat(['content-length', String(body.length)]);
+    const server = http.createServer((req, res) => { res.writeHead(200, headers); res.end(body); });
     server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ event: 'listening', url: 'http://127.0.0.1:' + server.address().port })));`;
   return startNodeChild(['-e', script]);
 }
@@ -160,12 +166,6 @@ export async function fetchJson<T>(url: string): Promise<T> {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return (await response.json()) as T;
-}
-
-export async function fetchBytes(url: string): Promise<Uint8Array> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
 }
 
 export async function fetchText(url: string): Promise<string> {

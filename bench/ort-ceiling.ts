@@ -4,6 +4,11 @@
 // in a child process so it neither shares the benchmark's event loop nor competes with a server that is under load.
 //
 //   node --import tsx bench/ort-ceiling.ts --model FILE --batch 8 --workers 2 [--threads N] [--seconds 3]
+//   node --import tsx bench/ort-ceiling.ts --gemm-peak [--threads 1] [--seconds 3]
+//
+// --gemm-peak measures what one session can compute at best on this machine: a large float32 MatMul (MLAS's GEMM,
+// the kernel ConvTranspose and MatMul run on), in GFLOP/s. A generator's own rate at batch 1 over that peak bounds
+// what any batching can gain: batching only raises a kernel's efficiency, never past the peak.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -13,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { sampleLatents } from '../common/latents.ts';
 import { readManifest } from '../common/onnx-metadata.ts';
+import { OnnxGraphBuilder } from '../export/onnx-graph.ts';
 import { createNodeSession, ort } from '../serve/ort-node.ts';
 import { runNodeScript } from './load.ts';
 
@@ -72,6 +78,47 @@ export async function profileOrtOps(options: Omit<OrtCeilingOptions, 'workers' |
   return profile;
 }
 
+export interface GemmPeakResult {
+  threads: number;
+  /** [m, k] × [k, n] of the measured MatMul. */
+  shape: [number, number, number];
+  runs: number;
+  gflops: number;
+}
+
+/** This machine's float32 GEMM rate in onnxruntime with `threads` intra-op threads (one session, in a child process). */
+export async function measureGemmPeak(options: { threads: number; seconds: number }): Promise<GemmPeakResult> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--gemm-peak', '--threads', String(options.threads), '--seconds', String(options.seconds)];
+  const line = (await runNodeScript(args)).find((l) => l.startsWith('{"benchmark":"gemm-peak"'));
+  if (line === undefined) throw new Error('ort-ceiling --gemm-peak gave no result');
+  const { benchmark: _name, ...result } = JSON.parse(line) as GemmPeakResult & { benchmark: string };
+  return result;
+}
+
+/** Big enough that MLAS runs at full speed (packing and call overheads amortised), small enough to stay in cache-friendly blocks. */
+const GEMM_SIZE = 512;
+
+async function gemmPeak(threads: number, seconds: number): Promise<GemmPeakResult> {
+  const graph = new OnnxGraphBuilder();
+  const x = graph.addInput('x', 'float32', [GEMM_SIZE, GEMM_SIZE]);
+  const weights = graph.addFloatInitializer('w', [GEMM_SIZE, GEMM_SIZE], Float32Array.from({ length: GEMM_SIZE * GEMM_SIZE }, (_v, i) => ((i * 7919) % 1000) / 1000 - 0.5));
+  const y = graph.addNode('MatMul', [x, weights], 'y');
+  graph.addOutput(y, 'float32', [GEMM_SIZE, GEMM_SIZE]);
+  const { session } = await createNodeSession(graph.toBytes(), { device: 'cpu', intraOpNumThreads: threads, allowSpinning: false });
+  const feeds = { x: new ort.Tensor('float32', Float32Array.from({ length: GEMM_SIZE * GEMM_SIZE }, (_v, i) => ((i * 104729) % 1000) / 1000 - 0.5), [GEMM_SIZE, GEMM_SIZE]) };
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  let runs = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  while (performance.now() < deadline) {
+    await session.run(feeds);
+    runs++;
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  await session.release();
+  return { threads, shape: [GEMM_SIZE, GEMM_SIZE, GEMM_SIZE], runs, gflops: (2 * GEMM_SIZE ** 3 * runs) / elapsed / 1e9 };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -81,8 +128,17 @@ async function main(): Promise<void> {
       threads: { type: 'string' },
       seconds: { type: 'string', default: '3' },
       profile: { type: 'boolean', default: false },
+      'gemm-peak': { type: 'boolean', default: false },
     },
   });
+  if (values['gemm-peak']) {
+    const threads = Number(values.threads ?? 1);
+    const seconds = Number(values.seconds);
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`'--threads' must be a positive integer, got ${values.threads}`);
+    if (!(seconds > 0 && seconds <= 60)) throw new RangeError(`'--seconds' must be in (0, 60], got ${values.seconds}`);
+    console.log(JSON.stringify({ benchmark: 'gemm-peak', ...(await gemmPeak(threads, seconds)) }));
+    return;
+  }
   if (values.model === undefined) throw new RangeError("'--model FILE' is required");
   const batch = Number(values.batch);
   const workers = Number(values.workers);

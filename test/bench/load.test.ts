@@ -3,7 +3,11 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchTotals, linearFit, meanBatchBetween, parsePrometheusText, quantile, runClosedLoop, startProbe, summarizeLatencies, sumSamples } from '../../bench/load.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { batchTotals, linearFit, meanBatchBetween, parsePrometheusText, quantile, runClosedLoop, startFixedResponseServer, startProbe, summarizeLatencies, sumSamples } from '../../bench/load.ts';
+import { measureGemmPeak } from '../../bench/ort-ceiling.ts';
 import { sampleLatents } from '../../common/latents.ts';
 import { InferencePool } from '../../serve/inference-pool.ts';
 import { createServerMetrics } from '../../serve/metrics.ts';
@@ -124,5 +128,39 @@ describe('runClosedLoop / startProbe against a real server', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('the ceilings', () => {
+  it('the bare server replays the given headers and body on every request, with node:http adding only its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ganforge-fixed-'));
+    const bodyFile = join(dir, 'body.png');
+    writeFileSync(bodyFile, Uint8Array.from({ length: 300 }, (_v, i) => i % 251));
+    const server = await startFixedResponseServer(bodyFile, [['content-type', 'image/png'], ['etag', '"g2-abc"'], ['x-ganforge-seed', '7']]);
+    try {
+      for (const path of ['/generate?seed=1', '/anything']) {
+        const response = await fetch(server.url + path);
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get('etag'), '"g2-abc"');
+        assert.equal(response.headers.get('x-ganforge-seed'), '7');
+        assert.equal(response.headers.get('content-type'), 'image/png');
+        assert.equal(response.headers.get('content-length'), '300');
+        const body = new Uint8Array(await response.arrayBuffer());
+        assert.deepEqual([...body.subarray(0, 3)], [0, 1, 2]);
+        assert.equal(body.length, 300);
+      }
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('measures a GEMM rate in onnxruntime-node: positive, from completed runs of a 512³ MatMul', async () => {
+    const peak = await measureGemmPeak({ threads: 1, seconds: 0.3 });
+    assert.deepEqual(peak.shape, [512, 512, 512]);
+    assert.equal(peak.threads, 1);
+    assert.ok(peak.runs >= 1, `no run finished: ${JSON.stringify(peak)}`);
+    // Any machine that runs ORT does well over 1 GFLOP/s on one core; 10 TFLOP/s on one CPU thread would be a timing bug.
+    assert.ok(peak.gflops > 1 && peak.gflops < 10_000, `implausible ${peak.gflops} GFLOP/s`);
   });
 });
