@@ -28,9 +28,11 @@ process.once('exit', () => {
 });
 
 /**
- * Starts `node <args>` and resolves once it logs a JSON line with event 'listening' and a url. Every output line is
- * read (a ganforge server logs one per request; an undrained pipe would stall it) and handed to `onLine`; stderr lines
- * (where a ganforge server writes warnings and errors) are also passed through to this process's stderr.
+ * Starts `node <args>` and resolves once it logs a JSON line with event 'listening' and a url. stderr lines (where a
+ * ganforge server writes warnings and errors) are handed to `onLine` and passed through to this process's stderr;
+ * stdout lines are handed to `onLine` until 'listening', then stdout is drained without being split into lines: a
+ * ganforge server logs one access line per request there, and parsing them here would charge the load generator
+ * (this process) for a log consumer that in production is another process.
  */
 export function startNodeChild(args: string[], onLine: (line: string, stream: 'stdout' | 'stderr') => void = () => {}): Promise<NodeChild> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -52,12 +54,16 @@ export function startNodeChild(args: string[], onLine: (line: string, stream: 's
   };
   return new Promise((resolve, reject) => {
     let listening = false;
-    createInterface({ input: child.stdout }).on('line', (line) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      if (listening) return;
       onLine(line, 'stdout');
-      if (listening || !line.includes('"listening"')) return;
+      if (!line.includes('"listening"')) return;
       const entry = JSON.parse(line) as { url?: string };
       if (entry.url === undefined) return;
       listening = true;
+      lines.close();
+      child.stdout.resume(); // flowing with no reader: drained, never stalls the child
       resolve({ url: entry.url, pid: child.pid!, child, stop });
     });
     void exited.then(() => {

@@ -27,6 +27,7 @@ import { measureOrtCeiling, type OrtCeilingResult } from './ort-ceiling.ts';
 
 const MAX_SECONDS_PER_POINT = 20;
 const MAX_ROUNDS = 9;
+const WARMUP_SECONDS = 1;
 /** Response headers node:http writes itself (the bare server gets them without being told). */
 const HEADERS_NODE_ADDS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
 const TARGET_FRACTION = 0.6;
@@ -108,6 +109,9 @@ try {
       const after = batchTotals(await fetchText(`${ganforge.url}/metrics`));
       servedRounds.push({ ...toPoint('ganforge /generate n=1', load), meanBatch: meanBatchBetween(before, after), healthz });
     };
+    // One unmeasured second each first: JIT tiers, socket pools and the batcher's moving averages settle (the first
+    // measured round used to come out 10-15 points below the others).
+    for (const url of [baseline.url, ganforge.url]) await runClosedLoop({ baseUrl: url, concurrency, seconds: WARMUP_SECONDS, next: seededRequest });
     for (let round = 0; round < rounds; round++) {
       // Alternating the order keeps a drift in machine load from favouring whichever server always runs second.
       for (const measure of round % 2 === 0 ? [measureBare, measureServed] : [measureServed, measureBare]) await measure();
