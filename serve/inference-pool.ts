@@ -255,6 +255,15 @@ const PIPELINE_DEPTH = 2;
  * queued meanwhile (bigger batches; measured on a DCGAN generator at 32 clients: mean batch 4.2 pipelined vs 7.3).
  */
 const PIPELINE_BELOW_BATCH_MS = 5;
+/**
+ * For a model whose batches take at least this long (inference-bound), a free worker takes its fair share of the
+ * queue, the queued images divided by the workers that can run the model, rather than all of it: on a CPU a batch
+ * gains little per image (onnxruntime's ConvTranspose runs image by image), while a worker left with an empty queue
+ * leaves a core idle until the big batch is done (measured on a DCGAN generator, median of 6 paired rounds: +11% req/s
+ * at 8 clients, where greedy batching had fallen to 0.90× one request per run(), and +4% at 32). Faster models keep
+ * taking everything queued: their cost is per run, not per image (the bundled cgan: unchanged).
+ */
+const FAIR_SHARE_FROM_BATCH_MS = 2;
 
 /** Longest a staged model version may take to be loaded and warmed up by every worker. */
 const STAGE_TIMEOUT_MS = 120_000;
@@ -637,12 +646,13 @@ export class InferencePool implements GeneratorRunner {
       if (headIndex < 0) continue;
       if (slot.batches.length > 0 && !((this.queue[headIndex]!.version.batchMs ?? Infinity) < PIPELINE_BELOW_BATCH_MS)) continue;
       if (this.shouldWaitForFullerBatch(this.queue[headIndex]!)) continue;
+      const limit = this.batchLimit(this.queue[headIndex]!.version);
       const head = this.queue.splice(headIndex, 1)[0]!;
       const jobs = [head];
       let count = head.input.count;
-      for (let i = headIndex; i < this.queue.length && count < this.maxBatchImages;) {
+      for (let i = headIndex; i < this.queue.length && count < limit;) {
         const job = this.queue[i]!;
-        if (job.version === head.version && count + job.input.count <= this.maxBatchImages) {
+        if (job.version === head.version && count + job.input.count <= limit) {
           jobs.push(job);
           count += job.input.count;
           this.queue.splice(i, 1);
@@ -667,6 +677,16 @@ export class InferencePool implements GeneratorRunner {
       const message: MainToWorker = { type: 'run', id: batch.id, version: batch.version.key, parts, labels, count };
       slot.worker.postMessage(message, transfer);
     }
+  }
+
+  /** Most images the next batch of `version` may hold: everything up to maxBatchImages, or a fair share (see FAIR_SHARE_FROM_BATCH_MS). */
+  private batchLimit(version: ModelVersion): number {
+    if (!((version.batchMs ?? 0) >= FAIR_SHARE_FROM_BATCH_MS)) return this.maxBatchImages;
+    let sharers = 0;
+    for (const slot of this.slots) if (slot.ready && slot.worker !== null && slot.loaded.has(version.key)) sharers++;
+    let images = 0;
+    for (const job of this.queue) if (job.version === version) images += job.input.count;
+    return Math.min(this.maxBatchImages, Math.max(1, Math.ceil(images / Math.max(1, sharers))));
   }
 
   /**

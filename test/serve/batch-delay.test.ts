@@ -128,3 +128,32 @@ test('the next batch of a slow model is formed when the worker is free, from eve
   }
   assert.equal(batches, 3, 'the first run, the running batch, and one batch of all six followers');
 });
+
+test('an inference-bound model: a free worker takes its fair share of the queue, leaving the rest for the other worker', async () => {
+  const { pool, batches } = await startPool(0);
+  try {
+    await pool.run('slow', input(64, 20)); // its batches now measure far above FAIR_SHARE_FROM_BATCH_MS
+    batches.length = 0;
+    // Two go out at once (one per idle worker); six queue behind them. Greedy batching would hand all six to whichever
+    // worker is free first and leave the other idle; a fair share is at most ceil(6 / 2) = 3.
+    const outputs = await Promise.all(Array.from({ length: 8 }, (_v, i) => pool.run('slow', input(1, 30 + i))));
+    assert.equal(outputs.length, 8);
+    for (const output of outputs) assert.equal(output.dims[0], 1);
+    const sizes = batches.map((b) => b.images);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 8, JSON.stringify(sizes));
+    assert.deepEqual(sizes.slice(0, 2), [1, 1], JSON.stringify(sizes));
+    assert.ok(Math.max(...sizes) <= 3, `a batch took more than its share: ${JSON.stringify(sizes)}`);
+    // The fast model keeps taking everything queued: its cost is per run, not per image. Each busy worker is handed one
+    // small request to hold (pipelining); the four queued after that go out together, not as 2 + 2.
+    await pool.run('small', input(1, 40));
+    batches.length = 0;
+    const busy = [pool.run('slow', input(64, 41)), pool.run('slow', input(64, 42))]; // both workers busy
+    const smalls = Array.from({ length: 6 }, (_v, i) => pool.run('small', input(1, 50 + i)));
+    await Promise.all([...busy, ...smalls]);
+    const smallSizes = batches.filter((b) => b.model === 'small').map((b) => b.images);
+    assert.equal(smallSizes.reduce((a, b) => a + b, 0), 6, JSON.stringify(smallSizes));
+    assert.ok(Math.max(...smallSizes) >= 4, `small batches: ${JSON.stringify(smallSizes)}`);
+  } finally {
+    await pool.close();
+  }
+});
