@@ -20,6 +20,7 @@ options:
   --host ADDR         interface to bind (default: 127.0.0.1; 0.0.0.0 to expose)
   --device D          auto | cuda | cpu; CUDA falls back to CPU with a reason in /healthz (default: auto)
   --workers N         inference worker threads (default: min(2, cores))
+  --intra-op-threads N  onnxruntime threads per worker, for one run() (default: cores / workers, at least 1)
   --max-images N      largest n accepted by /generate (default: 64)
   --max-batch N       largest merged batch for dynamic batching, 1 = off (default: 64)
   --batch-delay-ms N  while a worker is busy, an idle one waits up to N ms for a fuller batch; 0 = never (default: 2)
@@ -73,6 +74,7 @@ export const serveCommand: Subcommand = {
           batchDelayMs: integer('batch-delay-ms', values['batch-delay-ms'], 0, 1000),
           preferredBatchImages: integer('preferred-batch', values['preferred-batch'], 1, 4096),
           timeoutMs: integer('timeout-ms', values['timeout-ms'], 1, 3_600_000),
+          intraOpNumThreads: integer('intra-op-threads', values['intra-op-threads'], 1, 256),
         },
         version: GANFORGE_VERSION,
         ...(values.cors === undefined ? {} : { cors: values.cors }),
@@ -130,6 +132,7 @@ function parseServeArgs(args: string[]) {
       host: { type: 'string', default: '127.0.0.1' },
       device: { type: 'string', default: 'auto' },
       workers: { type: 'string' },
+      'intra-op-threads': { type: 'string' },
       'max-images': { type: 'string', default: '64' },
       'max-batch': { type: 'string' },
       'batch-delay-ms': { type: 'string' },

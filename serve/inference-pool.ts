@@ -637,8 +637,7 @@ export class InferencePool implements GeneratorRunner {
 
   /** Hands queued work to workers with room (idle ones first), merging same-model requests up to maxBatchImages. */
   private dispatch(): void {
-    const byLoad = this.slots.length === 1 ? this.slots : [...this.slots].sort((a, b) => a.batches.length - b.batches.length);
-    for (const slot of byLoad) {
+    for (const slot of this.dispatchOrder()) {
       if (this.queue.length === 0) break;
       if (!slot.ready || slot.batches.length >= PIPELINE_DEPTH || slot.worker === null) continue;
       // Oldest first among the versions this worker has a session for (a worker still loading a new version skips it).
@@ -677,6 +676,21 @@ export class InferencePool implements GeneratorRunner {
       const message: MainToWorker = { type: 'run', id: batch.id, version: batch.version.key, parts, labels, count };
       slot.worker.postMessage(message, transfer);
     }
+  }
+
+  /**
+   * The order in which workers are offered the queue. For a model whose batches are short (HTTP-bound) the work is
+   * packed onto the first workers, each holding PIPELINE_DEPTH batches before the next is woken: one busy thread
+   * gets bigger batches and no wake-ups, where spreading small batches over idle threads pays a thread wake-up per
+   * batch and leaves fewer cores for the HTTP thread (measured at 32 clients on 2 cores, median of 6 paired rounds:
+   * +11% req/s for the mlp generator, +12% for the bundled cgan, the MLP-sized test fixture unchanged). Any other
+   * model is spread, least busy worker first, so that inference runs on every core.
+   */
+  private dispatchOrder(): readonly Slot[] {
+    if (this.slots.length === 1) return this.slots;
+    const head = this.queue[0];
+    const short = head !== undefined && (head.version.batchMs ?? Infinity) < PIPELINE_BELOW_BATCH_MS;
+    return short ? this.slots : [...this.slots].sort((a, b) => a.batches.length - b.batches.length);
   }
 
   /** Most images the next batch of `version` may hold: everything up to maxBatchImages, or a fair share (see FAIR_SHARE_FROM_BATCH_MS). */

@@ -157,3 +157,20 @@ test('an inference-bound model: a free worker takes its fair share of the queue,
     await pool.close();
   }
 });
+
+test('short batches are packed onto the first worker (it holds a second one) instead of waking an idle one; long ones are spread', async () => {
+  const pool = await InferencePool.start({ models: [small, slow], device: 'cpu', workers: 2, batchDelayMs: 0 });
+  try {
+    await pool.run('small', input(1, 60)); // measured: small's batches are short
+    await pool.run('slow', input(64, 61)); // and slow's long
+    const smalls = [pool.run('small', input(1, 62)), pool.run('small', input(1, 63))];
+    assert.equal(pool.stats().busy, 1, 'both short batches went to one worker');
+    assert.equal(pool.stats().queuedRequests, 0);
+    await Promise.all(smalls);
+    const slows = [pool.run('slow', input(8, 64)), pool.run('slow', input(8, 65))];
+    assert.equal(pool.stats().busy, 2, 'the long batches run side by side');
+    await Promise.all(slows);
+  } finally {
+    await pool.close();
+  }
+});
