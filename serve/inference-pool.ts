@@ -635,7 +635,7 @@ export class InferencePool implements GeneratorRunner {
     });
   }
 
-  /** Hands queued work to workers with room (idle ones first), merging same-model requests up to maxBatchImages. */
+  /** Hands queued work to workers with room (in dispatchOrder), merging same-model requests up to batchLimit. */
   private dispatch(): void {
     for (const slot of this.dispatchOrder()) {
       if (this.queue.length === 0) break;
