@@ -113,8 +113,8 @@ function crcSlicingTables(): Uint32Array[] {
 }
 
 /**
- * CRC-32 as PNG defines it (ISO 3309 polynomial, reflected), eight bytes per step (slicing-by-8): ~4× the speed of
- * the byte-at-a-time loop on a served digit's IDAT, and the same value.
+ * CRC-32 as PNG defines it (ISO 3309 polynomial, reflected), eight bytes per step (slicing-by-8): the same value as
+ * the byte-at-a-time loop, in about two thirds of its time on a served digit's IDAT (measured: 812 bytes, 1.8 → 1.3 µs).
  */
 export function crc32(bytes: Uint8Array): number {
   const tables = (crcTables ??= crcSlicingTables());
