@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MANIFEST_FORMAT, type ModelManifest } from '../common/manifest.ts';
 import { GANFORGE_VERSION } from '../common/version.ts';
 import { exportGenerator } from '../export/export-generator.ts';
-import { batchTotals, fetchText, meanBatchBetween, runClosedLoop, splitFlags, startGanforge, type NodeChild } from './load.ts';
+import { batchTotals, fetchText, meanBatchBetween, parseConcurrencies, runClosedLoop, splitFlags, startGanforge, type NodeChild } from './load.ts';
 import { measureGemmPeak, measureOrtCeiling, profileOrtOps, type OrtProfile } from './ort-ceiling.ts';
 
 const MAX_SECONDS_PER_POINT = 20;
@@ -50,8 +50,7 @@ if (values.help) {
 }
 const seconds = Number(values.seconds);
 if (!(seconds > 0 && seconds <= MAX_SECONDS_PER_POINT)) throw new RangeError(`'--seconds' must be in (0, ${MAX_SECONDS_PER_POINT}], got ${values.seconds}`);
-const concurrencies = values.concurrency.split(',').map(Number);
-if (!concurrencies.every((c) => Number.isInteger(c) && c >= 1 && c <= 256)) throw new RangeError(`'--concurrency' must list integers in [1, 256], got ${values.concurrency}`);
+const concurrencies = parseConcurrencies(values.concurrency);
 const workers = Number(values.workers);
 
 interface Point {

@@ -118,6 +118,13 @@ export async function startGanforge(modelsDir: string, options: GanforgeServeOpt
   return startNodeChild(args, onLine);
 }
 
+/** A benchmark's --concurrency list ('8,32') as client counts, each an integer in [1, 256]. */
+export function parseConcurrencies(text: string): number[] {
+  const concurrencies = text.split(',').map(Number);
+  if (!concurrencies.every((c) => Number.isInteger(c) && c >= 1 && c <= 256)) throw new RangeError(`'--concurrency' must list integers in [1, 256], got ${text}`);
+  return concurrencies;
+}
+
 /** A benchmark's --server-flags text as arguments (given as --server-flags='--batch-delay-ms 0 --preferred-batch 8': parseArgs takes a value starting with '-' only after '='). */
 export function splitFlags(text: string | undefined): string[] {
   return (text ?? '').split(/\s+/).filter((word) => word !== '');

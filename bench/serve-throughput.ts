@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildFixtureGenerator } from '../test/fixtures/onnx-fixtures.ts';
 import {
-  batchTotals, fetchText, meanBatchBetween, quantile, runClosedLoop, splitFlags, startFixedResponseServer, startGanforge, startProbe,
+  batchTotals, fetchText, meanBatchBetween, parseConcurrencies, quantile, runClosedLoop, splitFlags, startFixedResponseServer, startGanforge, startProbe,
   type LoadResult, type NodeChild, type ProbeResult,
 } from './load.ts';
 import { measureOrtCeiling, type OrtCeilingResult } from './ort-ceiling.ts';
@@ -69,8 +69,7 @@ const seconds = Number(values.seconds);
 if (!(seconds > 0 && seconds <= MAX_SECONDS_PER_POINT)) throw new RangeError(`'--seconds' must be in (0, ${MAX_SECONDS_PER_POINT}], got ${values.seconds}`);
 const rounds = Number(values.rounds);
 if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= MAX_ROUNDS)) throw new RangeError(`'--rounds' must be an integer in [1, ${MAX_ROUNDS}], got ${values.rounds}`);
-const concurrencies = values.concurrency.split(',').map(Number);
-if (!concurrencies.every((c) => Number.isInteger(c) && c >= 1 && c <= 256)) throw new RangeError(`'--concurrency' must list integers in [1, 256], got ${values.concurrency}`);
+const concurrencies = parseConcurrencies(values.concurrency);
 const targetConcurrency = Number(values['target-concurrency']);
 if (!concurrencies.includes(targetConcurrency)) throw new RangeError(`'--target-concurrency' ${targetConcurrency} must be one of --concurrency ${values.concurrency}`);
 const workers = Number(values.workers);

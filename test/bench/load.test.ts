@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { batchTotals, linearFit, meanBatchBetween, parsePrometheusText, quantile, runClosedLoop, startFixedResponseServer, startProbe, summarizeLatencies, sumSamples } from '../../bench/load.ts';
+import { batchTotals, linearFit, meanBatchBetween, parseConcurrencies, parsePrometheusText, quantile, runClosedLoop, startFixedResponseServer, startProbe, summarizeLatencies, sumSamples } from '../../bench/load.ts';
 import { measureGemmPeak } from '../../bench/ort-ceiling.ts';
 import { sampleLatents } from '../../common/latents.ts';
 import { InferencePool } from '../../serve/inference-pool.ts';
@@ -127,6 +127,16 @@ describe('runClosedLoop / startProbe against a real server', () => {
       assert.equal(failed.count, 0);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('parseConcurrencies', () => {
+  it('reads a comma-separated list of client counts and refuses anything outside [1, 256]', () => {
+    assert.deepEqual(parseConcurrencies('8,32'), [8, 32]);
+    assert.deepEqual(parseConcurrencies('1'), [1]);
+    for (const bad of ['0', '257', '8,x', '2.5', '', '8,,32']) {
+      assert.throws(() => parseConcurrencies(bad), /'--concurrency' must list integers in \[1, 256\]/, bad);
     }
   });
 });
