@@ -88,16 +88,19 @@ export function buildCganDiscriminator(config: CganConfig, context: BuildContext
     : (tf.layers.concatenate({ name: 'd_concat' }).apply([flat, embedLabel(label, numClasses, config.embeddingDim || numClasses, seeds, 'd')]) as tf.SymbolicTensor); // [B, H·W·C (+ embeddingDim)]
   h = mlpDiscriminatorTrunk(h, config, seeds); // [B, last units]
   let logit = denseLayer(1, seeds, 'd_logit').apply(h) as tf.SymbolicTensor; // [B, 1]
-  if (projection) {
-    const features = config.discriminatorUnits[config.discriminatorUnits.length - 1]!;
-    // 1/√features keeps the initial class term on the scale of the unconditional logit.
-    const embedded = embedLabel(label, numClasses, features, seeds, 'd_projection', 1 / Math.sqrt(features)); // [B, features]
-    const agreement = tf.layers.multiply({ name: 'd_projection' }).apply([h, embedded]) as tf.SymbolicTensor; // [B, features]
-    // ⟨embed(y), φ(x)⟩ up to a learnt per-feature weight: a bias-free Dense(1) does the sum.
-    const classTerm = tf.layers.dense({ units: 1, useBias: false, name: 'd_projection_sum', kernelInitializer: tf.initializers.ones() }).apply(agreement) as tf.SymbolicTensor; // [B, 1]
-    logit = tf.layers.add({ name: 'd_conditional_logit' }).apply([logit, classTerm]) as tf.SymbolicTensor; // [B, 1]
-  }
+  if (projection) logit = addProjection(logit, h, label, numClasses, seeds); // [B, 1]
   return tf.model({ inputs: [image, label], outputs: logit, name: 'discriminator' });
+}
+
+/** Projection conditioning: logit [B, 1] + ⟨embed(y), φ(x)⟩ for D's features φ(x) [B, n] → [B, 1] (cgan, cdcgan). */
+export function addProjection(logit: tf.SymbolicTensor, features: tf.SymbolicTensor, label: tf.SymbolicTensor, numClasses: number, seeds: SeedSequence): tf.SymbolicTensor {
+  const width = features.shape[1]!;
+  // 1/√width keeps the initial class term on the scale of the unconditional logit.
+  const embedded = embedLabel(label, numClasses, width, seeds, 'd_projection', 1 / Math.sqrt(width)); // [B, n]
+  const agreement = tf.layers.multiply({ name: 'd_projection' }).apply([features, embedded]) as tf.SymbolicTensor; // [B, n]
+  // ⟨embed(y), φ(x)⟩ up to a learnt per-feature weight: a bias-free Dense(1) does the sum.
+  const classTerm = tf.layers.dense({ units: 1, useBias: false, name: 'd_projection_sum', kernelInitializer: tf.initializers.ones() }).apply(agreement) as tf.SymbolicTensor; // [B, 1]
+  return tf.layers.add({ name: 'd_conditional_logit' }).apply([logit, classTerm]) as tf.SymbolicTensor; // [B, 1]
 }
 
 export const cganFamily: GanFamily<CganConfig> = {

@@ -2,7 +2,9 @@
 
 import { GanforgeError } from '../../common/errors.ts';
 import { acganFamily } from './acgan.ts';
+import { cdcganFamily } from './cdcgan.ts';
 import { cganFamily } from './cgan.ts';
+import { dcganFamily } from './dcgan.ts';
 import type { GanFamily } from './family.ts';
 import { mlpFamily } from './mlp.ts';
 
@@ -10,6 +12,8 @@ export const FAMILIES: Readonly<Record<string, GanFamily<object>>> = Object.free
   mlp: mlpFamily,
   cgan: cganFamily,
   acgan: acganFamily,
+  dcgan: dcganFamily,
+  cdcgan: cdcganFamily,
 });
 
 /** The family called `name`; unknown names → GanforgeError('UNKNOWN_FAMILY') listing the valid ones. */
