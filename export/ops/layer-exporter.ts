@@ -93,6 +93,14 @@ export function configPair(ctx: LayerContext, field: string, fallback?: number):
   return unsupportedConfig(ctx, field, value, 'a number or a pair of numbers');
 }
 
+/** A ZeroPadding2D / Cropping2D amount as tfjs stores it: [[top, bottom], [left, right]] of non-negative integers. */
+export function spatialPairs(ctx: LayerContext, field: string): [[number, number], [number, number]] {
+  const value = ctx.config[field];
+  const isPair = (p: unknown): p is [number, number] => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && (v as number) >= 0);
+  if (Array.isArray(value) && value.length === 2 && isPair(value[0]) && isPair(value[1])) return [value[0], value[1]];
+  return unsupportedConfig(ctx, field, value, '[[top, bottom], [left, right]] of non-negative integers');
+}
+
 /** Rejects channelsFirst tfjs layers: every ganforge model is channelsLast, and the NCHW mapping assumes it. */
 export function requireChannelsLast(ctx: LayerContext): void {
   const format = ctx.config.dataFormat;

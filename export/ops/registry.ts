@@ -1,30 +1,34 @@
 // The exporter's layer registry: tfjs class name → converter. Adding a layer type = one file in export/ops/ + one line
-// here (+ a parity test in test/export/ops.test.ts).
+// here (+ its parity cases in test/export/layer-cases.ts, run in onnxruntime-node and onnxruntime-web).
 
 import { GanforgeError } from '../../common/errors.ts';
 import { activationExporter } from './activation.ts';
+import { addExporter } from './add.ts';
 import { batchNormalizationExporter } from './batch-normalization.ts';
 import { concatenateExporter } from './concatenate.ts';
 import { conv2dExporter } from './conv2d.ts';
 import { conv2dTransposeExporter } from './conv2d-transpose.ts';
+import { cropping2dExporter } from './cropping2d.ts';
 import { denseExporter } from './dense.ts';
 import { dropoutExporter } from './dropout.ts';
 import { embeddingExporter } from './embedding.ts';
 import { flattenExporter } from './flatten.ts';
 import { inputLayerExporter } from './input-layer.ts';
 import type { LayerExporter } from './layer-exporter.ts';
+import { layerNormalizationExporter } from './layer-normalization.ts';
 import { leakyReluExporter } from './leaky-relu.ts';
 import { multiplyExporter } from './multiply.ts';
 import { reluExporter } from './relu.ts';
 import { reshapeExporter } from './reshape.ts';
 import { upSampling2dExporter } from './up-sampling2d.ts';
+import { zeroPadding2dExporter } from './zero-padding2d.ts';
 
 export const LAYER_EXPORTERS: Readonly<Record<string, LayerExporter>> = Object.freeze(
   Object.fromEntries(
     [
-      activationExporter, batchNormalizationExporter, concatenateExporter, conv2dExporter, conv2dTransposeExporter, denseExporter,
-      dropoutExporter, embeddingExporter, flattenExporter, inputLayerExporter, leakyReluExporter, multiplyExporter, reluExporter,
-      reshapeExporter, upSampling2dExporter,
+      activationExporter, addExporter, batchNormalizationExporter, concatenateExporter, conv2dExporter, conv2dTransposeExporter,
+      cropping2dExporter, denseExporter, dropoutExporter, embeddingExporter, flattenExporter, inputLayerExporter, layerNormalizationExporter,
+      leakyReluExporter, multiplyExporter, reluExporter, reshapeExporter, upSampling2dExporter, zeroPadding2dExporter,
     ].map((e) => [e.className, e]),
   ),
 );
