@@ -378,7 +378,6 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
 
   const realBuffer = new Float32Array(o.batchSize * height * width * channels);
   const labelBuffer = new Int32Array(o.batchSize);
-  const imageSize = height * width * channels;
   let aborted = false;
   try {
     while (step < totalSteps) {
@@ -394,11 +393,10 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
         let d: DiscriminatorStepMetrics = { dLoss: 0, dReal: 0, dFake: 0 };
         for (let j = 0; j < o.discriminatorSteps; j++) {
           const batch = inEpoch * o.discriminatorSteps + j;
-          for (let b = 0; b < o.batchSize; b++) {
-            const index = order[batch * o.batchSize + b]!;
-            realBuffer.set(dataset.images.subarray(index * imageSize, (index + 1) * imageSize), b * imageSize);
-            if (dataset.labels) labelBuffer[b] = dataset.labels[index]!;
-          }
+          const batchIndices = order.subarray(batch * o.batchSize, (batch + 1) * o.batchSize);
+          // readImages: in memory a copy, for a large image folder positioned reads from its disk cache.
+          dataset.readImages(batchIndices, realBuffer);
+          if (dataset.labels) for (let b = 0; b < o.batchSize; b++) labelBuffer[b] = dataset.labels[batchIndices[b]!]!;
           const real = tf.tensor4d(realBuffer, [o.batchSize, height, width, channels]);
           const labels = numClasses === null ? null : tf.tensor2d(labelBuffer, [o.batchSize, 1], 'int32');
           try {

