@@ -4,15 +4,22 @@
 import { parseArgs } from 'node:util';
 import { InvalidParameterError } from '../common/errors.ts';
 import { BACKEND_PREFERENCES, describeBackend, selectBackend, type BackendPreference } from '../train/backend.ts';
+import { CACHE_DIR_NAME, DEFAULT_MAX_IN_MEMORY_BYTES } from '../train/dataset/image-folder.ts';
 import { DATASETS } from '../train/dataset/registry.ts';
 import { FAMILIES } from '../train/models/registry.ts';
 import { GAN_LOSSES, trainGan, type GanLoss } from '../train/trainer.ts';
 import type { Subcommand } from './subcommand.ts';
 
-const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path> --out <run-dir> [options]
+const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path|image-folder> --out <run-dir> [options]
 
   --family NAME          GAN family: ${Object.entries(FAMILIES).map(([n, f]) => `${n} (${f.summary})`).join('; ')}
-  --dataset NAME|PATH    ${Object.keys(DATASETS).join(', ')}, or an IDX images file (e.g. Fashion-MNIST's train-images-idx3-ubyte)
+  --dataset NAME|PATH    ${Object.keys(DATASETS).join(', ')}, an IDX images file (e.g. Fashion-MNIST's train-images-idx3-ubyte), or a
+                         folder of PNG/JPEG images: one sub-folder per class (sorted names), or images directly in it (unlabelled);
+                         decoded once into <folder>/${CACHE_DIR_NAME}/ and reused while the files are unchanged
+  --image-size N         image folders: centre-crop and resize every image to N×N (default: their own size if all agree and are square)
+  --channels 1|3         image folders: 1 = grey (luma), 3 = RGB (default: 3 if any image is in colour, else 1)
+  --cache-dir DIR        image folders: where the decoded cache lives (default <folder>/${CACHE_DIR_NAME})
+  --memory-mb N          image folders: above N MB of float32 pixels, read batches from the disk cache (default ${DEFAULT_MAX_IN_MEMORY_BYTES / 2 ** 20})
   --labels PATH          IDX labels file for a dataset given by path (needed by conditional families)
   --class-names A,B,...  class names for the labels of a dataset given by path
   --out DIR              run folder: checkpoints/, latest.json, metrics.jsonl, samples/ (default runs/<family>-<dataset>)
@@ -24,7 +31,7 @@ const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path> --
   --loss NAME            generator loss: ${GAN_LOSSES.join(' | ')} (default non-saturating)
   --d-steps N            discriminator updates per generator update (default 1)
   --seed N               seed of weights, batch order and latents (default 0)
-  --limit N              train on the first N images only
+  --limit N              train on the first N images only (image folders: N taken round-robin over the classes)
   --sample-every N       also write a sample grid every N steps (default: per epoch)
   --checkpoint-every N   also checkpoint every N steps (default: per epoch)
   --resume               continue the run in --out from its latest checkpoint
@@ -43,6 +50,7 @@ async function run(args: string[]): Promise<number> {
       'lr-g': { type: 'string' }, 'lr-d': { type: 'string' }, 'latent-dim': { type: 'string' }, loss: { type: 'string' },
       'd-steps': { type: 'string' }, seed: { type: 'string' }, limit: { type: 'string' }, 'sample-every': { type: 'string' },
       'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'image-size': { type: 'string' }, channels: { type: 'string' }, 'cache-dir': { type: 'string' }, 'memory-mb': { type: 'string' },
     },
   });
   if (values.help) {
@@ -85,6 +93,10 @@ async function run(args: string[]): Promise<number> {
         ...(values.labels === undefined ? {} : { labelsPath: values.labels }),
         ...(values['class-names'] === undefined ? {} : { classNames: values['class-names'].split(',').map((s) => s.trim()) }),
         ...(values.limit === undefined ? {} : { limit: int(values.limit, 'limit', 1) }),
+        ...(values['image-size'] === undefined ? {} : { imageSize: int(values['image-size'], 'image-size', 1) }),
+        ...(values.channels === undefined ? {} : { channels: channelsFlag(values.channels) }),
+        ...(values['cache-dir'] === undefined ? {} : { cacheDir: values['cache-dir'] }),
+        ...(values['memory-mb'] === undefined ? {} : { maxInMemoryBytes: int(values['memory-mb'], 'memory-mb', 0) * 2 ** 20 }),
       },
       outDir,
       ...(values.epochs === undefined ? {} : { epochs: int(values.epochs, 'epochs', 1) }),
@@ -117,6 +129,12 @@ function int(text: string, name: string, min: number): number {
   const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min) throw new InvalidParameterError(name, `'--${name}' must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
   return value;
+}
+
+function channelsFlag(text: string): 1 | 3 {
+  if (text.trim() === '1') return 1;
+  if (text.trim() === '3') return 3;
+  throw new InvalidParameterError('channels', `'--channels' must be 1 or 3, got ${JSON.stringify(text)}`);
 }
 
 function num(text: string, name: string): number {
