@@ -1,4 +1,5 @@
-// IDX parsing on the real MNIST files and on malformed buffers; the dataset registry on names and paths.
+// IDX parsing on the real MNIST files and on malformed buffers; the dataset registry on names and paths, including a
+// written IDX pair trained on by path.
 
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -6,8 +7,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { GanforgeError } from '../../common/errors.ts';
 import { encodeIdx, parseIdx } from '../../train/dataset/idx.ts';
-import { DATASETS, loadDataset } from '../../train/dataset/registry.ts';
-import { tempDir } from './helpers.ts';
+import { DATASETS, FASHION_MNIST_CLASSES, loadDataset } from '../../train/dataset/registry.ts';
+import { loadCheckpoint } from '../../train/checkpoint.ts';
+import { trainGan } from '../../train/trainer.ts';
+import { tempDir, useBestBackend } from './helpers.ts';
 
 function isCode(code: string, pattern?: RegExp) {
   return (error: unknown) => {
@@ -95,6 +98,30 @@ describe('loadDataset', () => {
     const unlabelled = await loadDataset({ dataset: images });
     assert.equal(unlabelled.labels, null);
     assert.equal(unlabelled.classes, null);
+  });
+
+  it('trains a conditional family on an IDX pair given by path (the Fashion-MNIST route), class names in the sidecar', async () => {
+    await useBestBackend();
+    const dir = await tempDir('idx-pair');
+    const mnist = await loadDataset({ dataset: 'mnist', limit: 64 });
+    const images = join(dir, 'train-images-idx3-ubyte');
+    const labels = join(dir, 'train-labels-idx1-ubyte');
+    await writeFile(images, encodeIdx({ dtype: 'uint8', shape: [64, 28, 28], data: Uint8Array.from(mnist.images, (v) => Math.round((v + 1) * 127.5)) }));
+    await writeFile(labels, encodeIdx({ dtype: 'uint8', shape: [64], data: Uint8Array.from(mnist.labels!) }));
+    const reread = await loadDataset({ dataset: images, labelsPath: labels, classNames: FASHION_MNIST_CLASSES });
+    const batch = new Float32Array(64 * 784);
+    reread.readImages(Int32Array.from({ length: 64 }, (_, i) => i), batch);
+    assert.deepEqual(batch, mnist.images);
+    const outDir = await tempDir('idx-pair-run');
+    const result = await trainGan({
+      family: 'cgan', familyConfig: { generatorUnits: [16], discriminatorUnits: [16] }, dataset: images,
+      datasetOptions: { labelsPath: labels, classNames: FASHION_MNIST_CLASSES }, steps: 2, batchSize: 16, latentDim: 8, outDir, progress: false,
+    });
+    assert.equal(result.step, 2);
+    const { sidecar } = await loadCheckpoint(outDir);
+    assert.equal(sidecar.dataset, images);
+    assert.deepEqual(sidecar.classes, FASHION_MNIST_CLASSES);
+    assert.deepEqual(sidecar.imageShape, [28, 28, 1]);
   });
 
   it('rejects a label count that differs from the image count, and labels beyond the class names', async () => {

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { GanforgeError } from '../../common/errors.ts';
@@ -99,6 +99,14 @@ describe('image folder datasets', () => {
       const wide = px.slice(n);
       for (let i = 0; i < n; i += 3) assert.deepEqual(wide.slice(i, i + 3), [255, 0, 0], `wide centre is red at ${imageSize}, pixel ${i / 3}`);
     }
+    // EXIF orientation is applied before cropping: the 48×32 image stored with orientation 6 (rotate 90°) is 32×48.
+    const rotated = await tempDir('orient');
+    const wide = new Uint8Array(48 * 32 * 3);
+    for (let i = 0; i < 48 * 32; i++) wide.set(i % 48 < 8 || i % 48 >= 40 ? [0, 0, 255] : [255, 0, 0], 3 * i);
+    await sharp(wide, { raw: { width: 48, height: 32, channels: 3 } }).withMetadata({ orientation: 6 }).png().toFile(join(rotated, 'r.png'));
+    await assert.rejects(loadImageFolder({ folder: rotated }), isCode('INVALID_DATASET', /images are 32×48, not square/));
+    const { dataset: upright } = await loadImageFolder({ folder: rotated, imageSize: 16 });
+    assert.ok(Array.from(allImages(upright), byte).every((v, i) => v === [255, 0, 0][i % 3]), 'centre of the oriented image');
     // A smooth gradient shrinks to the average of each 2×2 block (within resampling error), not to a sample of one.
     const grad = await tempDir('gradient');
     await writeImage(join(grad, 'g.png'), 64, 64, 1, (x) => [x * 4]);
@@ -153,6 +161,9 @@ describe('image folder datasets', () => {
     const changed = await loadImageFolder({ folder: dir });
     assert.equal(changed.info.decoded, true);
     assert.notEqual(changed.info.cachePath, first.info.cachePath);
+    // The superseded cache of the same options is deleted; the grey one (other options) stays.
+    const kept = await readdir(join(dir, CACHE_DIR_NAME));
+    assert.deepEqual(kept.sort(), [changed.info.cachePath, changed.info.indexPath, grey.info.cachePath, grey.info.indexPath].map((p) => basename(p)).sort());
     assert.deepEqual(Array.from(allImages(changed.dataset).subarray(768, 771), byte), [70, 80, 90]);
     // A cache file cut short (a crash mid-copy, a full disk) is not trusted: it is decoded again.
     await writeFile(changed.info.cachePath, (await readFile(changed.info.cachePath)).subarray(0, 100));

@@ -66,6 +66,8 @@ interface ImageFile {
 interface CacheIndex {
   format: typeof CACHE_FORMAT;
   key: string;
+  /** The options part of the key: a new cache of the same variant supersedes the old one (files changed). */
+  variant: string;
   count: number;
   height: number;
   width: number;
@@ -99,8 +101,9 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<{ da
 
   const scan = await scanFolder(folder, resolve(cacheDir));
   const files = limit === undefined ? scan.files : roundRobin(scan.files, scan.classes?.length ?? 1, limit);
+  const variant = JSON.stringify({ imageSize: imageSize ?? 'auto', channels: channels ?? 'auto', limit: limit ?? null });
   const key = createHash('sha256')
-    .update(JSON.stringify({ format: CACHE_FORMAT, imageSize: imageSize ?? 'auto', channels: channels ?? 'auto', files: files.map((f) => [f.rel, f.size, f.mtimeMs]) }))
+    .update(JSON.stringify({ format: CACHE_FORMAT, variant, files: files.map((f) => [f.rel, f.size, f.mtimeMs]) }))
     .digest('hex').slice(0, 24);
   const cachePath = join(cacheDir, `${key}.u8`);
   const indexPath = join(cacheDir, `${key}.json`);
@@ -109,7 +112,8 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<{ da
   const decoded = index === null;
   if (index === null) {
     const shape = await inspectImages(files, imageSize, channels);
-    index = await decodeIntoCache(files, scan.classes, shape, key, cacheDir, cachePath, indexPath);
+    index = await decodeIntoCache(files, scan.classes, shape, key, variant, cacheDir, cachePath, indexPath);
+    await removeSupersededCaches(cacheDir, index);
   }
   const name = folder;
   const labels = index.labels === null ? null : Int32Array.from(index.labels);
@@ -245,7 +249,7 @@ async function inspectImages(files: ImageFile[], imageSize: number | undefined, 
 }
 
 /** Decodes every file into a temp cache file at its offset, then renames it and writes the index (the commit point). */
-async function decodeIntoCache(files: ImageFile[], classes: string[] | null, shape: ResolvedShape, key: string, cacheDir: string,
+async function decodeIntoCache(files: ImageFile[], classes: string[] | null, shape: ResolvedShape, key: string, variant: string, cacheDir: string,
   cachePath: string, indexPath: string): Promise<CacheIndex> {
   const { size, channels } = shape;
   const imageBytes = size * size * channels;
@@ -271,7 +275,7 @@ async function decodeIntoCache(files: ImageFile[], classes: string[] | null, sha
   }
   await fsyncPath(cacheDir);
   const index: CacheIndex = {
-    format: CACHE_FORMAT, key, count: files.length, height: size, width: size, channels, classes,
+    format: CACHE_FORMAT, key, variant, count: files.length, height: size, width: size, channels, classes,
     labels: classes === null ? null : files.map((f) => f.label!), files: files.map((f) => f.rel),
   };
   await writeFileAtomic(indexPath, `${JSON.stringify(index)}\n`);
@@ -304,6 +308,25 @@ export async function decodeImage(path: string, size: number, channels: 1 | 3): 
   const grey = new Uint8Array(size * size);
   for (let i = 0; i < grey.length; i++) grey[i] = Math.round(0.299 * data[3 * i]! + 0.587 * data[3 * i + 1]! + 0.114 * data[3 * i + 2]!);
   return grey;
+}
+
+/**
+ * Deletes the caches of the same variant (same options) that `current` replaces because files changed, so editing a
+ * folder does not pile up copies of it. Caches of other options stay. A process still streaming a deleted cache keeps
+ * reading it through its open descriptor.
+ */
+async function removeSupersededCaches(cacheDir: string, current: CacheIndex): Promise<void> {
+  for (const name of await readdir(cacheDir)) {
+    if (!name.endsWith('.json') || name === `${current.key}.json`) continue;
+    try {
+      const other = JSON.parse(await readFile(join(cacheDir, name), 'utf8')) as Partial<CacheIndex>;
+      if (other.format !== CACHE_FORMAT || other.variant !== current.variant || typeof other.key !== 'string') continue;
+      await rm(join(cacheDir, name), { force: true });
+      await rm(join(cacheDir, `${other.key}.u8`), { force: true });
+    } catch {
+      // Unreadable or vanished meanwhile (another process cleaning up): leave it.
+    }
+  }
 }
 
 /** The index of a complete cache for `key`, or null when there is none (or it is damaged: then it is rebuilt). */
