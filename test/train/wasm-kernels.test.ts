@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../train/backend.ts';
-import { installWasmKernelFixes, installedWasmKernelFixes } from '../../train/wasm-kernels.ts';
+import { chooseMatMulPlan, installWasmKernelFixes, installedWasmKernelFixes } from '../../train/wasm-kernels.ts';
 
 /** Runs `fn` on `backend` from plain arrays and returns plain values, so the same inputs reach both backends. */
 async function runOn(backend: 'wasm' | 'cpu', fn: () => tf.Tensor): Promise<Float32Array> {
@@ -42,7 +42,7 @@ describe('wasm kernel fixes', () => {
     const selected = await selectBackend({ prefer: 'wasm' });
     assert.equal(selected.name, 'wasm');
     installWasmKernelFixes();
-    assert.deepEqual(installedWasmKernelFixes().sort(), ['BatchMatMul', 'Conv2DBackpropFilter', 'UnsortedSegmentSum', '_FusedMatMul']);
+    assert.deepEqual(installedWasmKernelFixes().sort(), ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile', 'UnsortedSegmentSum', '_FusedMatMul']);
   });
 
   it('matMul with transposeA / transposeB / both, rank 2 and batched rank 3, matches cpu', async () => {
@@ -88,6 +88,53 @@ describe('wasm kernel fixes', () => {
     }
   });
 
+  it('matMul picks the layout that moves fewer floats (Dense input gradient: transpose dy and the output, not the weight)', () => {
+    assert.equal(chooseMatMulPlan(64, 784, 1024, false, true), 'transpose-output'); // dx = dy · Wᵀ, W [1024, 784]
+    assert.equal(chooseMatMulPlan(1024, 64, 784, true, false), 'transpose-inputs'); // dW = xᵀ · dy, x [64, 1024]
+    assert.equal(chooseMatMulPlan(1024, 3136, 128, true, false), 'transpose-inputs'); // conv dW = colsᵀ · dy (cols [3136, 1024])
+  });
+
+  it('matMul laid out either way matches cpu on XNNPACK-sized operands', async () => {
+    const dy = random([8, 24], 50);
+    const w = random([56, 24], 51); // dy · wᵀ: transpose-output
+    const x = random([8, 56], 52);
+    assert.equal(chooseMatMulPlan(8, 24, 56, false, true), 'transpose-output');
+    await compare(() => tf.matMul(tf.tensor(dy.values, dy.shape), tf.tensor(w.values, w.shape), false, true), 1e-4);
+    await compare(() => tf.matMul(tf.tensor(x.values, x.shape), tf.tensor(dy.values, dy.shape), true, false), 1e-4);
+  });
+
+  // Every kernel size (3, 4, 5), stride (1, 2) and padding of the conv gradients, both gradients of conv2d and the
+  // transposed conv's forward pass (Conv2DBackpropInput). Inputs are in [-1, 1); sums run over at most 5·5·3 = 75
+  // products for dx and 2·9·9 = 162 for dW, so float32 rounding stays far below the tolerances (dx 1e-4, dW 2e-4).
+  const grid = [3, 4, 5].flatMap((k) => [1, 2].flatMap((stride) => (['same', 'valid'] as const).map((pad) => ({ k, stride, pad }))));
+  for (const { k, stride, pad } of grid) {
+    it(`conv2d gradients and conv2dTranspose match cpu: kernel ${k}, stride ${stride}, padding '${pad}'`, async () => {
+      const xShape: [number, number, number, number] = [2, 9, 8, 3];
+      const wShape: [number, number, number, number] = [k, k, 3, 4];
+      const x = random(xShape, 100 + k * 10 + stride);
+      const w = random(wShape, 200 + k * 10 + stride);
+      // A non-uniform upstream gradient (of ½Σy²), so every tap, pixel and channel is weighted differently.
+      const loss = (xt: tf.Tensor, f: tf.Tensor) => tf.conv2d(xt as tf.Tensor4D, f as tf.Tensor4D, stride, pad).square().sum();
+      const [dx, dw] = [0, 1].map((which) => () => {
+        const grads = tf.grads(loss)([tf.tensor4d(x.values, xShape), tf.tensor4d(w.values, wShape)]);
+        return grads[which]!;
+      });
+      await compare(dx!, 1e-4);
+      await compare(dw!, 2e-4);
+      const y: tf.Tensor4D = tf.tidy(() => tf.conv2d(tf.tensor4d(x.values, xShape), tf.tensor4d(w.values, wShape), stride, pad));
+      const yValues = random(y.shape, 300 + k);
+      const yShape = y.shape;
+      y.dispose();
+      await compare(() => tf.conv2dTranspose(tf.tensor4d(yValues.values, yShape), tf.tensor4d(w.values, wShape), xShape, stride, pad), 1e-4);
+    });
+  }
+
+  it('tile matches cpu on leading, inner and all axes', async () => {
+    const v = random([2, 1, 3], 60);
+    for (const reps of [[3, 4, 1], [1, 2, 5], [2, 3, 2]]) await compare(() => tf.tile(tf.tensor(v.values, v.shape), reps), 0);
+    await compare(() => tf.tile(tf.tensor(random([1, 1, 1, 20], 61).values, [1, 1, 1, 20]), [4, 3, 2, 1]), 0);
+  });
+
   it('conv2dTranspose filter gradient matches cpu (the generator side of a DCGAN)', async () => {
     const x = random([2, 4, 4, 6], 30);
     const w = random([5, 5, 3, 6], 31);
@@ -111,6 +158,9 @@ describe('wasm kernel fixes', () => {
     const run = () => tf.tidy(() => {
       tf.grad((f: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same').sum())(w);
       tf.matMul(a, a, true, false);
+      tf.matMul(a, a, false, true);
+      tf.conv2dTranspose(tf.randomNormal<tf.Rank.R4>([2, 4, 4, 4]), w as tf.Tensor4D, [2, 8, 8, 2], 2, 'same');
+      tf.tile(a, [2, 3]);
       tf.unsortedSegmentSum(a, tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32'), 3);
     });
     run();
