@@ -24,6 +24,7 @@ COPY common ./common
 COPY train ./train
 COPY export ./export
 COPY eval ./eval
+COPY runtime ./runtime
 COPY serve ./serve
 COPY cli ./cli
 COPY web ./web

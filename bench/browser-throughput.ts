@@ -14,7 +14,7 @@ import { sampleLatents } from '../common/latents.ts';
 import { MANIFEST_FORMAT, type ModelManifest } from '../common/manifest.ts';
 import { exportGenerator } from '../export/export-generator.ts';
 import { silentLogger } from '../serve/logger.ts';
-import { createNodeSession, onnxruntimeVersion, ort } from '../serve/ort-node.ts';
+import { createNodeSession, onnxruntimeVersion, ort } from '../runtime/ort-node.ts';
 import { startServer } from '../serve/server.ts';
 import { BUILD_WEB_COMMAND } from '../serve/web-assets.ts';
 import { buildMlpGenerator, mlpDefaults } from '../train/models/mlp.ts';

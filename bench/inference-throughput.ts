@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { sampleLatents } from '../common/latents.ts';
 import { MANIFEST_FORMAT, type ModelManifest } from '../common/manifest.ts';
-import { createNodeSession, onnxruntimeVersion, ort } from '../serve/ort-node.ts';
+import { createNodeSession, onnxruntimeVersion, ort } from '../runtime/ort-node.ts';
 import { selectBackend, type BackendName } from '../train/backend.ts';
 import { buildMlpGenerator, mlpDefaults } from '../train/models/mlp.ts';
 import { exportGenerator } from '../export/export-generator.ts';

@@ -19,7 +19,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { sampleLatents } from '../common/latents.ts';
 import { readManifest } from '../common/onnx-metadata.ts';
 import { OnnxGraphBuilder } from '../export/onnx-graph.ts';
-import { createNodeSession, ort } from '../serve/ort-node.ts';
+import { createNodeSession, ort } from '../runtime/ort-node.ts';
 import { runNodeScript } from './load.ts';
 
 export interface OrtCeilingOptions {

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { createJsonLogger } from '../serve/logger.ts';
 import { startServer } from '../serve/server.ts';
-import type { Device } from '../serve/ort-node.ts';
+import type { Device } from '../runtime/ort-node.ts';
 import type { Subcommand } from './subcommand.ts';
 import { GANFORGE_VERSION } from '../common/version.ts';
 
@@ -18,7 +18,8 @@ options:
   --models DIR        folder of exported generators (default: models)
   --port N            TCP port, 0 = any free port (default: 8080)
   --host ADDR         interface to bind (default: 127.0.0.1; 0.0.0.0 to expose)
-  --device D          auto | cuda | cpu; CUDA falls back to CPU with a reason in /healthz (default: auto)
+  --device D          auto: CUDA if its libraries are installed, else CPU, with the reason logged and in /healthz;
+                      cuda: CUDA or an error saying why not; cpu (default: auto)
   --workers N         inference worker threads (default: min(2, cores))
   --intra-op-threads N  onnxruntime threads per worker, for one run() (default: cores / workers, at least 1)
   --max-images N      largest n accepted by /generate (default: 64)

@@ -10,8 +10,8 @@ import type { ModelManifest } from '../common/manifest.ts';
 import { readManifest } from '../common/onnx-metadata.ts';
 import type { TruncationMode } from '../common/truncation.ts';
 import { loadDataset } from '../train/dataset/registry.ts';
-import { generateImages } from '../serve/generate.ts';
-import { InferencePool } from '../serve/inference-pool.ts';
+import { generateImages, type GeneratorRunner } from '../runtime/generator-runner.ts';
+import { openSessionRunner } from '../runtime/session-runner.ts';
 import { argmax, judgeImages, loadOrTrainClassifier, type ClassifierOptions, type Judge } from './classifier.ts';
 import { frechetDistance, gaussianFit } from './frechet.ts';
 
@@ -73,7 +73,7 @@ export async function evaluateGenerator(options: EvaluateOptions): Promise<Evalu
   const test = await loadDataset({ dataset: 'mnist', split: 'test' });
   const reference = measureSamples(judge, test.images, Array.from(test.labels!), 1, null);
   const name = basename(modelPath, '.onnx');
-  const pool = await InferencePool.start({ models: [{ name, bytes, manifest }], workers: 1, device: 'cpu' });
+  const pool = await openSessionRunner({ models: [{ name, bytes, manifest }], device: 'cpu' });
   try {
     const results: (SampleMetrics & { frechetFit: Fit })[] = [];
     for (const truncation of truncations) {
@@ -97,7 +97,7 @@ export async function evaluateGenerator(options: EvaluateOptions): Promise<Evalu
 }
 
 async function sample(
-  pool: InferencePool,
+  pool: GeneratorRunner,
   name: string,
   manifest: ModelManifest,
   settings: { truncation: number; truncationMode: TruncationMode; samplesPerClass: number; seed: number },

@@ -8,8 +8,8 @@ import { tileImages } from '../common/pixels.ts';
 import { encodePng } from '../common/png.ts';
 import type { TruncationMode } from '../common/truncation.ts';
 import { writeFileAtomic } from '../train/atomic-write.ts';
-import { generateImages } from '../serve/generate.ts';
-import { InferencePool } from '../serve/inference-pool.ts';
+import { generateImages } from '../runtime/generator-runner.ts';
+import { openSessionRunner } from '../runtime/session-runner.ts';
 
 export interface TruncationGridOptions {
   modelPath: string;
@@ -30,7 +30,7 @@ export async function writeTruncationGrid(options: TruncationGridOptions): Promi
   const manifest = readManifest(bytes, modelPath);
   const columns = options.columns ?? manifest.classes?.length ?? 10;
   const name = basename(modelPath, '.onnx');
-  const pool = await InferencePool.start({ models: [{ name, bytes, manifest }], workers: 1, device: 'cpu' });
+  const pool = await openSessionRunner({ models: [{ name, bytes, manifest }], device: 'cpu' });
   try {
     const [height, width, channels] = manifest.imageShape;
     const perImage = height * width * channels;

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GanforgeError } from '../common/errors.ts';
 import { sampleLatents } from '../common/latents.ts';
 import type { ModelManifest } from '../common/manifest.ts';
-import { createNodeSession, ort } from '../serve/ort-node.ts';
+import { createNodeSession, ort } from '../runtime/ort-node.ts';
 import { generatorInputs } from './export-generator.ts';
 
 export interface ParityOptions {

@@ -1,51 +1,13 @@
-// From validated request parameters to images and from images to response bodies. The server and any other Node
-// caller go through generateImages, so a given (model, seed, n, class, truncation) always yields the same values.
+// From images to response bodies (PNG, JSON, .npy), and the /generate body straight from request parameters. Images
+// come from runtime/generator-runner.ts's generateImages, which every Node caller shares.
 
 import { constants as zlibConstants, deflateSync } from 'node:zlib';
 import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
-import { sampleLatents } from '../common/latents.ts';
 import type { ModelManifest } from '../common/manifest.ts';
 import { tileImages } from '../common/pixels.ts';
 import { encodePng, storeWithoutCompression, type ZlibCompress } from '../common/png.ts';
-import type { GeneratorRunner, RunOptions } from './inference-pool.ts';
+import { generateImages, type EncodedImages, type GeneratedImages, type GeneratorRunner, type RunOptions } from '../runtime/generator-runner.ts';
 import { encodeNpyFloat32 } from './npy.ts';
-
-export interface GeneratedImages {
-  model: string;
-  /** [n, height, width, channels]. */
-  shape: [number, number, number, number];
-  /** NHWC generator output, in the model's value range. */
-  data: Float32Array;
-  seed: number;
-  /** Label of each image for a conditional model, else null. */
-  labels: number[] | null;
-  /** The model's output value range. */
-  range: [number, number];
-}
-
-export async function generateImages(
-  runner: GeneratorRunner,
-  model: { name: string; manifest: ModelManifest },
-  params: GenerateParams,
-  options: RunOptions = {},
-): Promise<GeneratedImages> {
-  const { manifest } = model;
-  const latent = sampleLatents({
-    latentDim: manifest.latentDim,
-    count: params.n,
-    seed: params.seed,
-    truncation: params.truncation,
-    truncationMode: params.truncationMode,
-  });
-  const labels = params.labels === null ? null : BigInt64Array.from(params.labels, (label) => BigInt(label));
-  const output = await runner.run(model.name, { latent, labels, count: params.n }, options);
-  const [height, width, channels] = manifest.imageShape;
-  const expected = [params.n, height, width, channels];
-  if (output.dims.length !== 4 || output.dims.some((d, i) => d !== expected[i])) {
-    throw new Error(`model '${model.name}' returned shape [${output.dims.join(', ')}], its manifest promises [${expected.join(', ')}]`);
-  }
-  return { model: model.name, shape: [params.n, height, width, channels], data: output.data, seed: params.seed, labels: params.labels, range: manifest.valueRange };
-}
 
 /**
  * A /generate response body: with a runner that renders (the pool), latents and encoding happen in its worker thread
@@ -79,11 +41,6 @@ const compressForServing: ZlibCompress = (data) =>
 
 /** Identifies the bytes compressForServing produces; part of every ETag (serve/cache.ts), since other settings or another zlib give other bytes. */
 export const PNG_ENCODER_ID = `zlib ${process.versions.zlib ?? 'unknown'} rle, stored up to ${STORE_MAX_BYTES}`;
-
-export interface EncodedImages {
-  body: Uint8Array;
-  contentType: string;
-}
 
 /** Encodes generated images as PNG (a grid when n > 1), JSON or NumPy .npy. */
 export function encodeImages(images: GeneratedImages, format: OutputFormat): EncodedImages {

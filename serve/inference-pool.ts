@@ -9,20 +9,21 @@
 // key: a request is bound to the version that was current when it was queued, batches never mix versions, and a
 // replaced or removed version keeps its worker sessions until its last queued or running request is done. A new
 // version becomes current only after every ready worker has created and warmed up its session.
+//
+// What goes into a batch and which worker gets it: serve/batching-policy.ts (pure); the threads' start, death and
+// restart: serve/worker-lifecycle.ts; this file keeps the queue, the model versions and applies the policy's plan.
 
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { GanforgeError } from '../common/errors.ts';
-import type { OutputFormat } from '../common/generate-params.ts';
 import type { ModelManifest } from '../common/manifest.ts';
-import type { TruncationMode } from '../common/truncation.ts';
-import { viewPart, type PayloadPart, type ResultPart } from './batch-payload.ts';
-import type { EncodedImages } from './generate.ts';
+import type { EncodedImages, GeneratorInput, GeneratorOutput, GeneratorRunner, RenderRequest, RunOptions } from '../runtime/generator-runner.ts';
+import type { Device } from '../runtime/ort-node.ts';
+import { viewPart, type ResultPart } from './batch-payload.ts';
+import { planDispatch, type BatchingLimits, type PolicyWorker } from './batching-policy.ts';
 import type { Logger } from './logger.ts';
-import type { Device } from './ort-node.ts';
+import { emptySlot, loadOn, spawnWorker, unloadOn, type WorkerHost, type WorkerSlot } from './worker-lifecycle.ts';
+import type { MainToWorker, RunPart, SessionReport, WorkerModel, WorkerToMain } from './worker-protocol.ts';
 
 /** What the pool needs of a model (a ServedModel from the repository fits). */
 export interface PoolModel {
@@ -61,6 +62,12 @@ export interface InferencePoolOptions {
   logger?: Logger;
   /** Told about queue waits and batch sizes (serve/metrics.ts feeds /metrics from it). Default: nothing. */
   observer?: PoolObserver;
+  /**
+   * Milliseconds for queue waits, the batching delay and batch run times, which decide how batches are formed
+   * (serve/batching-policy.ts). Tests pin it (a frozen clock makes every model's batches "short", one that jumps ahead
+   * at each read makes them "long") so that the outcome does not depend on how fast a busy machine runs. Default performance.now.
+   */
+  clock?: () => number;
 }
 
 /** Hooks for metrics; called synchronously on the HTTP thread, so they must be cheap and must not throw. */
@@ -69,54 +76,6 @@ export interface PoolObserver {
   batchDispatched(model: string, images: number, requests: number): void;
   /** A request left the queue for a worker after waiting `seconds`. */
   queueWaited(model: string, seconds: number): void;
-}
-
-/** One request's generator input: `count` latents (row-major) and, for a conditional model, one label each. */
-export interface GeneratorInput {
-  latent: Float32Array;
-  labels: BigInt64Array | null;
-  count: number;
-}
-
-export interface GeneratorOutput {
-  /** NHWC values, `count` images. */
-  data: Float32Array;
-  dims: number[];
-}
-
-/**
- * A request the worker completes by itself: it draws the latents from the seed (common/latents.ts, exactly as
- * generateImages does) and encodes the images, so the HTTP thread only parses, queues and writes. Measured on the
- * 2-core machine: drawing and PNG-encoding one 28×28 image costs the HTTP thread ~60 µs of its ~240 µs per request.
- */
-export interface RenderRequest {
-  count: number;
-  seed: number;
-  truncation: number;
-  truncationMode: TruncationMode;
-  /** One label per image for a conditional model, else null. */
-  labels: readonly number[] | null;
-  format: OutputFormat;
-}
-
-/** Anything that runs a generator: the pool, or a test double-free direct runner. */
-export interface GeneratorRunner {
-  run(model: string, input: GeneratorInput, options?: RunOptions): Promise<GeneratorOutput>;
-  /** Latents, inference and encoding in one step off the calling thread (the pool has it; serve/generate.ts falls back to run()). */
-  render?(model: string, request: RenderRequest, options?: RunOptions): Promise<EncodedImages>;
-}
-
-/** What the pool reads of an AbortSignal: an AbortSignal fits, and serve/app.ts passes a cheaper one per request. */
-export interface CancelSignal {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
-  removeEventListener(type: 'abort', listener: () => void): void;
-}
-
-export interface RunOptions {
-  /** Aborting drops the request if it is still queued (e.g. the HTTP client went away); a running batch finishes. Default: none. */
-  signal?: CancelSignal;
 }
 
 export interface PoolStats {
@@ -150,46 +109,6 @@ export interface StagedModel {
   discard(): void;
 }
 
-// ---- messages between the pool and its workers ----
-export interface WorkerModel {
-  /** Version key: sessions and run messages are keyed by it, never by name. */
-  version: string;
-  name: string;
-  bytes: Uint8Array;
-  device: Device;
-  latentDim: number;
-  latent: string;
-  label: string | null;
-  output: string;
-  /** For rendering in the worker: [H, W, C] and the output value range of the manifest. */
-  imageShape: [number, number, number];
-  valueRange: [number, number];
-}
-export interface WorkerInit {
-  models: WorkerModel[];
-  intraOpNumThreads: number;
-  allowSpinning: boolean;
-}
-export interface SessionReport {
-  provider: string;
-  fallbackReason: string | undefined;
-  warmupMs: number;
-}
-/** One request's share of a batch: its latents, or what the worker needs to draw them and encode the result. */
-export type RunPart = { count: number; latent: Float32Array } | { count: number; render: RenderRequest };
-export type MainToWorker =
-  | { type: 'run'; id: number; version: string; parts: RunPart[]; labels: BigInt64Array | null; count: number }
-  | { type: 'load'; model: WorkerModel }
-  | { type: 'unload'; version: string }
-  | { type: 'exit'; code: number };
-export type WorkerToMain =
-  | { type: 'ready'; providers: Record<string, SessionReport> }
-  | { type: 'init-error'; message: string }
-  | ({ type: 'loaded'; version: string } & SessionReport)
-  | { type: 'load-error'; version: string; message: string }
-  | { type: 'result'; id: number; payload: ArrayBuffer; parts: PayloadPart[]; dims: number[] }
-  | { type: 'error'; id: number; message: string };
-
 interface ModelVersion {
   key: string;
   model: PoolModel;
@@ -199,13 +118,10 @@ interface ModelVersion {
   batchMs: number | undefined;
 }
 
-interface PendingLoad {
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
 interface Job {
   model: string;
+  /** input.count, under the name the batching policy reads. */
+  images: number;
   version: ModelVersion;
   input: { count: number; labels: BigInt64Array | null; part: RunPart };
   /** `dims` are the batch's output dims (first one is the batch size). */
@@ -213,7 +129,7 @@ interface Job {
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
   settled: boolean;
-  /** performance.now() when queued. */
+  /** clock() when queued. */
   queuedAt: number;
 }
 
@@ -222,66 +138,15 @@ interface Batch {
   model: string;
   version: ModelVersion;
   jobs: Job[];
-  /** performance.now() when it was posted to its worker. */
+  /** clock() when it was posted to its worker. */
   sentAt: number;
 }
-
-interface Slot {
-  index: number;
-  worker: Worker | null;
-  ready: boolean;
-  /** Batches sent to this worker and not answered yet, oldest (running) first; at most PIPELINE_DEPTH. */
-  batches: Batch[];
-  /** Version keys this worker holds a warm session for. */
-  loaded: Set<string>;
-  /** Versions this worker was asked to load and has not answered for yet. */
-  loading: Map<string, PendingLoad>;
-  /** Consecutive failures before becoming ready; drives the restart backoff. */
-  failures: number;
-  /** performance.now() when this worker last answered a batch (a pipelined batch starts then, not when it was sent). */
-  lastAnsweredAt: number;
-}
-
-/**
- * Batches a worker may hold: the one it runs and one waiting in its message queue. With the next batch already queued
- * the worker goes straight on instead of sleeping until the HTTP thread has handled the last result and sent more:
- * waking an idle thread costs ~130 µs of CPU and ~300 µs of latency per round trip on the 2-core VM this was
- * measured on (a bare postMessage ping-pong), which at ~500 batches/s is a tenth of the machine.
- */
-const PIPELINE_DEPTH = 2;
-/**
- * A second batch goes to a busy worker only for a model whose batches take less than this: then the wake-up is a real
- * share of the work. For a slower model the next batch is better formed when the worker is free, from everything that
- * queued meanwhile (bigger batches; measured on a DCGAN generator at 32 clients: mean batch 4.2 pipelined vs 7.3).
- */
-const PIPELINE_BELOW_BATCH_MS = 5;
-/**
- * For a model whose batches take at least this long (inference-bound), a free worker takes its fair share of the
- * queue, the queued images divided by the workers that can run the model, rather than all of it: on a CPU a batch
- * gains little per image (onnxruntime's ConvTranspose runs image by image), while a worker left with an empty queue
- * leaves a core idle until the big batch is done (measured on a DCGAN generator, median of 6 paired rounds: +11% req/s
- * at 8 clients, where greedy batching had fallen to 0.90× one request per run(), and +4% at 32). Faster models keep
- * taking everything queued: their cost is per run, not per image (the bundled cgan: unchanged).
- */
-const FAIR_SHARE_FROM_BATCH_MS = 2;
 
 /** Longest a staged model version may take to be loaded and warmed up by every worker. */
 const STAGE_TIMEOUT_MS = 120_000;
 
-// Workers run the same kind of file as this module: .js when built, .ts under tsx (tests, benchmarks).
-const WORKER_URL = new URL(`./inference-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-
-function createWorker(workerData: WorkerInit): Worker {
-  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData });
-  // On Node 20, tsx 4 registers its loader hooks on the main thread only (it checks isMainThread), so a worker
-  // inherits --import tsx but cannot load .ts; the worker registers tsx itself before importing the real file.
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
-
 export class InferencePool implements GeneratorRunner {
-  private readonly slots: Slot[] = [];
+  private readonly slots: WorkerSlot<Batch>[] = [];
   private readonly queue: Job[] = [];
   /** Name → the version new requests use. */
   private readonly current = new Map<string, ModelVersion>();
@@ -291,9 +156,8 @@ export class InferencePool implements GeneratorRunner {
   private readonly intraOpNumThreads: number;
   private readonly allowSpinning: boolean;
   private readonly logger: Logger;
-  private readonly maxBatchImages: number;
-  private readonly batchDelayMs: number;
-  private readonly preferredBatchImages: number;
+  private readonly limits: BatchingLimits;
+  private readonly clock: () => number;
   /** The pending wake-up of a worker that is waiting for a fuller batch, and when it fires. */
   private delayedDispatch: { timer: NodeJS.Timeout; at: number } | null = null;
   private readonly maxQueuedImages: number;
@@ -319,14 +183,14 @@ export class InferencePool implements GeneratorRunner {
       this.current.set(model.name, version);
     }
     this.logger = options.logger ?? (() => {});
-    this.maxBatchImages = options.maxBatchImages ?? 64;
-    this.batchDelayMs = options.batchDelayMs ?? 2;
-    this.preferredBatchImages = Math.min(options.preferredBatchImages ?? 16, this.maxBatchImages);
+    const maxBatchImages = options.maxBatchImages ?? 64;
+    this.limits = { maxBatchImages, batchDelayMs: options.batchDelayMs ?? 2, preferredBatchImages: Math.min(options.preferredBatchImages ?? 16, maxBatchImages) };
+    this.clock = options.clock ?? (() => performance.now());
     this.maxQueuedImages = options.maxQueuedImages ?? 1024;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.observer = options.observer;
     for (let index = 0; index < workers; index++) {
-      this.slots.push({ index, worker: null, ready: false, batches: [], loaded: new Set(), loading: new Map(), failures: 0, lastAnsweredAt: 0 });
+      this.slots.push(emptySlot(index));
     }
   }
 
@@ -342,7 +206,7 @@ export class InferencePool implements GeneratorRunner {
     }
     const pool = new InferencePool(options, workers);
     try {
-      await Promise.all(pool.slots.map((slot) => pool.spawn(slot)));
+      await Promise.all(pool.slots.map((slot) => spawnWorker(slot, pool.host)));
     } catch (error) {
       pool.closing = true;
       await Promise.all(pool.slots.flatMap((s) => (s.worker === null ? [] : [s.worker.terminate()])));
@@ -400,10 +264,11 @@ export class InferencePool implements GeneratorRunner {
         model,
         version,
         input,
+        images: input.count,
         resolve: (part, dims) => { signal?.removeEventListener('abort', onAbort); resolve({ part, dims }); },
         reject: (error) => { signal?.removeEventListener('abort', onAbort); reject(error); },
         settled: false,
-        queuedAt: performance.now(),
+        queuedAt: this.clock(),
         timer: setTimeout(() => {
           withdraw(new GanforgeError('TIMEOUT', `the generator did not answer within ${this.timeoutMs} ms`));
           // A job already running times out too; its late result is dropped by settle().
@@ -451,7 +316,7 @@ export class InferencePool implements GeneratorRunner {
         timer = setTimeout(() => reject(new GanforgeError('TIMEOUT', `the inference workers did not load '${model.name}' within ${STAGE_TIMEOUT_MS / 1000} s`)), STAGE_TIMEOUT_MS);
         timer.unref();
       });
-      await Promise.race([Promise.all(this.slots.filter((s) => s.ready && s.worker !== null).map((s) => this.loadOn(s, version))), timedOut]);
+      await Promise.race([Promise.all(this.slots.filter((s) => s.ready && s.worker !== null).map((s) => loadOn(s, version.spec))), timedOut]);
     } catch (error) {
       this.dropVersion(version);
       throw error;
@@ -528,215 +393,86 @@ export class InferencePool implements GeneratorRunner {
     return images;
   }
 
-  /** Creates the slot's worker; resolves when it is ready, rejects if it fails before that. */
-  private spawn(slot: Slot): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      // A restarted worker starts with the models of now (including versions still finishing requests), not those of
-      // the pool's start.
-      const worker = createWorker({
-        models: [...this.versions.values()].map((v) => v.spec),
-        intraOpNumThreads: this.intraOpNumThreads,
-        allowSpinning: this.allowSpinning,
-      });
-      slot.worker = worker;
-      slot.ready = false;
-      slot.loaded = new Set();
-      worker.on('message', (message: WorkerToMain) => {
-        switch (message.type) {
-          case 'ready':
-            for (const [key, report] of Object.entries(message.providers)) this.checkProvider(slot, key, report);
-            this.logger({
-              level: 'info',
-              event: 'worker-ready',
-              worker: slot.index,
-              warmupMs: Object.fromEntries(Object.entries(message.providers).map(([key, p]) => [this.versions.get(key)?.model.name ?? key, Math.round(p.warmupMs * 10) / 10])),
-            });
-            slot.loaded = new Set(Object.keys(message.providers));
-            slot.ready = true;
-            slot.failures = 0;
-            resolve();
-            this.syncSessions(slot);
-            this.dispatch();
-            break;
-          case 'loaded': {
-            const pending = slot.loading.get(message.version);
-            slot.loading.delete(message.version);
-            const version = this.versions.get(message.version);
-            if (version === undefined) {
-              // Dropped while this worker was loading it.
-              worker.postMessage({ type: 'unload', version: message.version } satisfies MainToWorker);
-            } else {
-              slot.loaded.add(message.version);
-              this.checkProvider(slot, message.version, message);
-              this.logger({ level: 'info', event: 'worker-model-loaded', worker: slot.index, model: version.model.name, warmupMs: Math.round(message.warmupMs * 10) / 10 });
-            }
-            pending?.resolve();
-            this.dispatch();
-            break;
-          }
-          case 'load-error': {
-            const pending = slot.loading.get(message.version);
-            slot.loading.delete(message.version);
-            const name = this.versions.get(message.version)?.model.name ?? message.version;
-            this.logger({ level: 'error', event: 'worker-model-load-failed', worker: slot.index, model: name, reason: message.message });
-            pending?.reject(new GanforgeError('INVALID_MODEL', `inference worker ${slot.index} could not load '${name}': ${message.message}`));
-            break;
-          }
-          case 'init-error':
-            this.logger({ level: 'error', event: 'worker-init-failed', worker: slot.index, reason: message.message });
-            reject(new GanforgeError('INTERNAL', `inference worker ${slot.index} could not create its sessions: ${message.message}`));
-            void worker.terminate();
-            break;
-          case 'result':
-          case 'error':
-            this.finishBatch(slot, message);
-            break;
-        }
-      });
-      worker.on('error', (error) => {
-        this.logger({ level: 'error', event: 'worker-error', worker: slot.index, reason: error.message });
-        reject(error);
-      });
-      worker.on('exit', (exitCode) => {
-        if (slot.worker !== worker) return;
-        const wasReady = slot.ready;
-        slot.ready = false;
-        reject(new GanforgeError('INTERNAL', `inference worker ${slot.index} exited with code ${exitCode} while starting`));
-        // The worker runs its batches in turn: the first was running and fails; the ones still waiting in its message
-        // queue never started and go back to the front of the queue for another worker.
-        const [running, ...unstarted] = slot.batches;
-        slot.batches = [];
-        slot.loaded = new Set();
-        for (const job of running?.jobs ?? []) {
-          this.settle(job, new GanforgeError('INTERNAL', `inference worker ${slot.index} stopped while running this request`));
-        }
-        this.queue.unshift(...unstarted.flatMap((b) => b.jobs).filter((job) => !job.settled));
-        // A staged version does not wait for a dead worker: its replacement loads every wanted version as it starts.
-        const loading = [...slot.loading.values()];
-        slot.loading.clear();
-        for (const pending of loading) {
-          if (this.closing) pending.reject(new GanforgeError('OVERLOADED', 'the server is shutting down'));
-          else pending.resolve();
-        }
-        this.releaseRetired();
-        if (this.closing) {
-          this.checkDrained();
-          return;
-        }
-        this.restarts += 1;
-        slot.failures = wasReady ? 0 : slot.failures + 1;
-        const delay = slot.failures === 0 ? 0 : Math.min(5_000, 100 * 2 ** slot.failures);
-        this.logger({ level: 'warn', event: 'worker-restarted', worker: slot.index, exitCode, failedRequests: running?.jobs.length ?? 0, delayMs: delay });
-        setTimeout(() => {
-          if (!this.closing) this.spawn(slot).catch(() => {}); // a failed restart is logged and retried by its own exit
-        }, delay).unref();
-        this.dispatch();
-      });
-    });
-  }
+  /** The pool's side of its workers' lives (serve/worker-lifecycle.ts). */
+  private readonly host: WorkerHost<Batch> = {
+    logger: (entry) => this.logger(entry),
+    closing: () => this.closing,
+    init: () => ({ models: [...this.versions.values()].map((v) => v.spec), intraOpNumThreads: this.intraOpNumThreads, allowSpinning: this.allowSpinning }),
+    modelName: (key) => this.versions.get(key)?.model.name,
+    wants: (key) => this.versions.has(key),
+    sessionReported: (slot, key, report) => this.checkProvider(slot, key, report),
+    changed: () => this.dispatch(),
+    answered: (slot, message) => this.finishBatch(slot, message),
+    exited: (slot, { exitCode, running, unstarted, restartInMs }) => {
+      for (const job of running?.jobs ?? []) {
+        this.settle(job, new GanforgeError('INTERNAL', `inference worker ${slot.index} stopped while running this request`));
+      }
+      // Batches still waiting in its message queue never started: back to the front of the queue for another worker.
+      this.queue.unshift(...unstarted.flatMap((b) => b.jobs).filter((job) => !job.settled));
+      this.releaseRetired();
+      if (restartInMs === null) {
+        this.checkDrained();
+        return;
+      }
+      this.restarts += 1;
+      this.logger({ level: 'warn', event: 'worker-restarted', worker: slot.index, exitCode, failedRequests: running?.jobs.length ?? 0, delayMs: restartInMs });
+      this.dispatch();
+    },
+  };
 
-  /** Hands queued work to workers with room (in dispatchOrder), merging same-model requests up to batchLimit. */
+  /**
+   * Hands queued work to workers with room, as serve/batching-policy.ts plans it, and arms the wake-up of a worker
+   * that waits for a fuller batch.
+   */
   private dispatch(): void {
-    for (const slot of this.dispatchOrder()) {
-      if (this.queue.length === 0) break;
-      if (!slot.ready || slot.batches.length >= PIPELINE_DEPTH || slot.worker === null) continue;
-      // Oldest first among the versions this worker has a session for (a worker still loading a new version skips it).
-      const headIndex = this.queue.findIndex((job) => slot.loaded.has(job.version.key));
-      if (headIndex < 0) continue;
-      if (slot.batches.length > 0 && !((this.queue[headIndex]!.version.batchMs ?? Infinity) < PIPELINE_BELOW_BATCH_MS)) continue;
-      if (this.shouldWaitForFullerBatch(this.queue[headIndex]!)) continue;
-      const limit = this.batchLimit(this.queue[headIndex]!.version);
-      const head = this.queue.splice(headIndex, 1)[0]!;
-      const jobs = [head];
-      let count = head.input.count;
-      for (let i = headIndex; i < this.queue.length && count < limit;) {
-        const job = this.queue[i]!;
-        if (job.version === head.version && count + job.input.count <= limit) {
-          jobs.push(job);
-          count += job.input.count;
-          this.queue.splice(i, 1);
-        } else {
-          i++;
-        }
-      }
-      const batch: Batch = { id: this.nextBatchId++, model: head.model, version: head.version, jobs, sentAt: performance.now() };
-      slot.batches.push(batch);
-      this.batches += 1;
-      this.mergedRequests += jobs.length - 1;
-      if (this.observer !== undefined) {
-        const now = performance.now();
-        for (const job of jobs) this.observer.queueWaited(batch.model, (now - job.queuedAt) / 1000);
-        this.observer.batchDispatched(batch.model, count, jobs.length);
-      }
-      // Latents are copied, not moved: the caller keeps its input (a timed-out request may be retried with it).
-      const parts = jobs.map((j): RunPart => ('latent' in j.input.part ? { count: j.input.count, latent: j.input.part.latent.slice() } : j.input.part));
-      const labels = head.input.labels === null ? null : concatInt64(jobs.map((j) => j.input.labels!));
-      const transfer: ArrayBuffer[] = parts.flatMap((p) => ('latent' in p ? [p.latent.buffer as ArrayBuffer] : []));
-      if (labels !== null) transfer.push(labels.buffer as ArrayBuffer);
-      const message: MainToWorker = { type: 'run', id: batch.id, version: batch.version.key, parts, labels, count };
-      slot.worker.postMessage(message, transfer);
-    }
-  }
-
-  /**
-   * The order in which workers are offered the queue. For a model whose batches are short (HTTP-bound) the work is
-   * packed onto the first workers, each holding PIPELINE_DEPTH batches before the next is woken: one busy thread
-   * gets bigger batches and no wake-ups, where spreading small batches over idle threads pays a thread wake-up per
-   * batch and leaves fewer cores for the HTTP thread (measured at 32 clients on 2 cores, median of 6 paired rounds:
-   * +11% req/s for the mlp generator, +12% for the bundled cgan, the MLP-sized test fixture unchanged). Any other
-   * model is spread, least busy worker first, so that inference runs on every core.
-   */
-  private dispatchOrder(): readonly Slot[] {
-    if (this.slots.length === 1) return this.slots;
-    const head = this.queue[0];
-    const short = head !== undefined && (head.version.batchMs ?? Infinity) < PIPELINE_BELOW_BATCH_MS;
-    return short ? this.slots : [...this.slots].sort((a, b) => a.batches.length - b.batches.length);
-  }
-
-  /** Most images the next batch of `version` may hold: everything up to maxBatchImages, or a fair share (see FAIR_SHARE_FROM_BATCH_MS). */
-  private batchLimit(version: ModelVersion): number {
-    if (!((version.batchMs ?? 0) >= FAIR_SHARE_FROM_BATCH_MS)) return this.maxBatchImages;
-    let sharers = 0;
-    for (const slot of this.slots) if (slot.ready && slot.worker !== null && slot.loaded.has(version.key)) sharers++;
-    let images = 0;
-    for (const job of this.queue) if (job.version === version) images += job.input.count;
-    return Math.min(this.maxBatchImages, Math.max(1, Math.ceil(images / Math.max(1, sharers))));
-  }
-
-  /**
-   * Whether an idle worker should leave `head` queued a little longer: only while another worker is busy (load is
-   * high enough that more requests are coming), the oldest request has waited less than batchDelayMs, and the queue
-   * holds fewer than preferredBatchImages images of its version. Schedules the dispatch that ends the wait.
-   */
-  private shouldWaitForFullerBatch(head: Job): boolean {
-    if (this.batchDelayMs === 0 || !this.slots.some((s) => s.batches.length > 0)) return false;
-    // Waiting pays only for a model whose batches take less than the wait (HTTP-bound): for a slow one the queue fills
-    // while the busy worker runs anyway, and an idle worker would just leave a core unused (measured: a DCGAN
-    // generator at 8 clients, 0.95× the throughput of no batching with the wait, none of the loss without it).
-    if ((head.version.batchMs ?? 0) >= this.batchDelayMs) return false;
-    const deadline = head.queuedAt + this.batchDelayMs;
-    const now = performance.now();
-    if (now >= deadline) return false;
-    let images = 0;
-    for (const job of this.queue) if (job.version === head.version) images += job.input.count;
-    if (images >= this.preferredBatchImages) return false;
-    if (this.delayedDispatch === null || this.delayedDispatch.at > deadline) {
+    if (this.queue.length === 0) return;
+    const now = this.clock();
+    const workers = this.slots.map((slot): PolicyWorker => ({ available: slot.ready && slot.worker !== null, held: slot.batches.length, loaded: slot.loaded }));
+    const plan = planDispatch({ queue: this.queue, workers, now }, this.limits);
+    if (plan.wakeAt !== undefined && (this.delayedDispatch === null || this.delayedDispatch.at > plan.wakeAt)) {
       if (this.delayedDispatch !== null) clearTimeout(this.delayedDispatch.timer);
       const timer = setTimeout(() => {
         this.delayedDispatch = null;
         this.dispatch();
-      }, Math.max(0, deadline - now));
-      this.delayedDispatch = { timer, at: deadline };
+      }, Math.max(0, plan.wakeAt - now));
+      this.delayedDispatch = { timer, at: plan.wakeAt };
     }
-    return true;
+    if (plan.batches.length === 0) return;
+    const planned = plan.batches.map((b) => ({ slot: this.slots[b.worker]!, jobs: b.requests.map((i) => this.queue[i]!), images: b.images }));
+    const taken = new Set(planned.flatMap((b) => b.jobs));
+    let kept = 0;
+    for (const job of this.queue) if (!taken.has(job)) this.queue[kept++] = job;
+    this.queue.length = kept;
+    for (const { slot, jobs, images } of planned) this.send(slot, jobs, images);
   }
 
-  private finishBatch(slot: Slot, message: Extract<WorkerToMain, { type: 'result' | 'error' }>): void {
+  /** Posts one planned batch to its worker. */
+  private send(slot: WorkerSlot<Batch>, jobs: Job[], count: number): void {
+    const head = jobs[0]!;
+    const batch: Batch = { id: this.nextBatchId++, model: head.model, version: head.version, jobs, sentAt: this.clock() };
+    slot.batches.push(batch);
+    this.batches += 1;
+    this.mergedRequests += jobs.length - 1;
+    if (this.observer !== undefined) {
+      const now = this.clock();
+      for (const job of jobs) this.observer.queueWaited(batch.model, (now - job.queuedAt) / 1000);
+      this.observer.batchDispatched(batch.model, count, jobs.length);
+    }
+    // Latents are copied, not moved: the caller keeps its input (a timed-out request may be retried with it).
+    const parts = jobs.map((j): RunPart => ('latent' in j.input.part ? { count: j.input.count, latent: j.input.part.latent.slice() } : j.input.part));
+    const labels = head.input.labels === null ? null : concatInt64(jobs.map((j) => j.input.labels!));
+    const transfer: ArrayBuffer[] = parts.flatMap((p) => ('latent' in p ? [p.latent.buffer as ArrayBuffer] : []));
+    if (labels !== null) transfer.push(labels.buffer as ArrayBuffer);
+    const message: MainToWorker = { type: 'run', id: batch.id, version: batch.version.key, parts, labels, count };
+    slot.worker!.postMessage(message, transfer);
+  }
+
+  private finishBatch(slot: WorkerSlot<Batch>, message: Extract<WorkerToMain, { type: 'result' | 'error' }>): void {
     // Answers come in the order batches were sent (the worker runs them in turn), but match by id all the same.
     const index = slot.batches.findIndex((b) => b.id === message.id);
     if (index < 0) return;
     const batch = slot.batches.splice(index, 1)[0]!;
-    const now = performance.now();
+    const now = this.clock();
     const ranMs = now - Math.max(batch.sentAt, slot.lastAnsweredAt);
     slot.lastAnsweredAt = now;
     batch.version.batchMs = batch.version.batchMs === undefined ? ranMs : 0.8 * batch.version.batchMs + 0.2 * ranMs;
@@ -784,12 +520,7 @@ export class InferencePool implements GeneratorRunner {
   private dropVersion(version: ModelVersion): void {
     this.versions.delete(version.key);
     if (this.current.get(version.model.name) === version) this.current.delete(version.model.name);
-    for (const slot of this.slots) {
-      if (slot.worker === null || !(slot.loaded.has(version.key) || slot.loading.has(version.key))) continue;
-      slot.loaded.delete(version.key);
-      // A load still in progress is released by the worker once it completes (messages are handled in order).
-      slot.worker.postMessage({ type: 'unload', version: version.key } satisfies MainToWorker);
-    }
+    for (const slot of this.slots) unloadOn(slot, version.key);
   }
 
   /** Drops retiring versions that no queued or running request uses any more. */
@@ -802,29 +533,7 @@ export class InferencePool implements GeneratorRunner {
     }
   }
 
-  /** Asks the worker for a session of this version; resolves when it is warm. */
-  private loadOn(slot: Slot, version: ModelVersion): Promise<void> {
-    if (slot.loaded.has(version.key)) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      slot.loading.set(version.key, { resolve, reject });
-      slot.worker!.postMessage({ type: 'load', model: version.spec } satisfies MainToWorker);
-    });
-  }
-
-  /** After a (re)start: load versions added since the worker's start list was made, release ones dropped meanwhile. */
-  private syncSessions(slot: Slot): void {
-    for (const key of slot.loaded) {
-      if (this.versions.has(key)) continue;
-      slot.loaded.delete(key);
-      slot.worker!.postMessage({ type: 'unload', version: key } satisfies MainToWorker);
-    }
-    for (const version of this.versions.values()) {
-      if (slot.loaded.has(version.key) || slot.loading.has(version.key)) continue;
-      this.loadOn(slot, version).catch(() => {}); // logged as worker-model-load-failed; this worker then never runs that version
-    }
-  }
-
-  private checkProvider(slot: Slot, key: string, report: SessionReport): void {
+  private checkProvider(slot: WorkerSlot<Batch>, key: string, report: SessionReport): void {
     const version = this.versions.get(key);
     const expected = version?.model.provider;
     if (expected !== undefined && expected !== report.provider) {

@@ -5,9 +5,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { sampleLatents } from '../common/latents.ts';
 import { encodeImages } from './generate.ts';
-import { createNodeSession, ort, type NodeSession } from './ort-node.ts';
+import { createNodeSession, ort, type NodeSession } from '../runtime/ort-node.ts';
 import { packPayloads } from './batch-payload.ts';
-import type { MainToWorker, SessionReport, WorkerInit, WorkerModel, WorkerToMain } from './inference-pool.ts';
+import type { MainToWorker, SessionReport, WorkerInit, WorkerModel, WorkerToMain } from './worker-protocol.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('inference-worker.ts must run as a worker thread');

@@ -10,7 +10,7 @@ import { GanforgeError } from '../common/errors.ts';
 import type { ModelManifest } from '../common/manifest.ts';
 import { readManifest } from '../common/onnx-metadata.ts';
 import type { Logger } from './logger.ts';
-import { createNodeSession, type Device, type ExecutionProvider } from './ort-node.ts';
+import { chooseProvider, createNodeSession, type Device, type ExecutionProvider } from '../runtime/ort-node.ts';
 
 /** Model names are file names without '.onnx': letters, digits, '.', '_', '-', not starting with a dot. */
 export const MODEL_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
@@ -110,6 +110,7 @@ export interface LoadModelRepositoryOptions {
 /** Loads every *.onnx directly inside `dir`; throws NOT_FOUND only when the folder itself is missing. */
 export async function loadModelRepository(options: LoadModelRepositoryOptions): Promise<LiveModelRepository> {
   const { device = 'auto', logger = () => {} } = options;
+  chooseProvider(device); // '--device cuda' where CUDA cannot run: one INVALID_PARAMETER with the reason, not a refusal per model
   const dir = resolve(options.dir);
   let root: string;
   let entries: string[];
@@ -134,10 +135,13 @@ export async function loadModelRepository(options: LoadModelRepositoryOptions): 
   return repository;
 }
 
-/** The 'model-loaded' line (and the CUDA fallback, if any) for a model that is now served. */
+/**
+ * The 'model-loaded' line for a model that is now served, and a 'provider-fallback' line if its session fell back for
+ * a reason of its own (the machine-wide reason is the server's one 'execution-provider' line).
+ */
 export function logModelLoaded(logger: Logger, model: ServedModel, device: Device, fields: Record<string, unknown> = {}): void {
   logger({ level: 'info', event: 'model-loaded', model: model.name, family: model.manifest.family, provider: model.provider, sha256: model.sha256, size: model.size, ...fields });
-  if (model.fallbackReason !== undefined) logger({ level: device === 'cuda' ? 'warn' : 'info', event: 'provider-fallback', model: model.name, provider: model.provider, reason: model.fallbackReason });
+  if (model.fallbackReason !== undefined && model.fallbackReason !== chooseProvider(device).reason) logger({ level: device === 'cuda' ? 'warn' : 'info', event: 'provider-fallback', model: model.name, provider: model.provider, reason: model.fallbackReason });
 }
 
 /**

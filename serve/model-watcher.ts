@@ -15,7 +15,7 @@ import type { InferencePool } from './inference-pool.ts';
 import type { Logger } from './logger.ts';
 import type { Counter } from './metrics.ts';
 import { loadModelFile, logModelLoaded, type LiveModelRepository } from './model-repository.ts';
-import type { Device } from './ort-node.ts';
+import type { Device } from '../runtime/ort-node.ts';
 
 export interface ModelWatcherOptions {
   /** The repository loadModelRepository returned; the watcher changes it in place. */

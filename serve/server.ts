@@ -11,7 +11,7 @@ import { createJsonLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
 import { loadModelRepository, type ModelRepository } from './model-repository.ts';
 import { startModelWatcher, type ModelWatcher } from './model-watcher.ts';
-import type { Device } from './ort-node.ts';
+import { chooseProvider, type Device } from '../runtime/ort-node.ts';
 import { webClient } from './web-assets.ts';
 
 export interface ServerOptions {
@@ -28,7 +28,7 @@ export interface ServerOptions {
   /** Request limits. Default { maxImages: 64 }. */
   limits?: Partial<GenerateLimits>;
   /** Pool tuning beyond the worker count (batching, queue size, timeout). Default: the pool's defaults. */
-  pool?: Pick<InferencePoolOptions, 'maxBatchImages' | 'batchDelayMs' | 'preferredBatchImages' | 'maxQueuedImages' | 'timeoutMs' | 'intraOpNumThreads' | 'allowSpinning'>;
+  pool?: Pick<InferencePoolOptions, 'maxBatchImages' | 'batchDelayMs' | 'preferredBatchImages' | 'maxQueuedImages' | 'timeoutMs' | 'intraOpNumThreads' | 'allowSpinning' | 'clock'>;
   /** Cross-origin reads: an origin or '*'. Default: none (same-origin only). */
   cors?: string;
   /** Longest accepted query string in bytes. Default 2048. */
@@ -64,6 +64,10 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { modelsDir, port = 8080, host = '127.0.0.1', device = 'auto', logger = createJsonLogger(), closeTimeoutMs = 10_000 } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`'port' must be an integer in [0, 65535], got ${port}`);
+  // One line on the provider and why, before any session exists: '--device cuda' where CUDA cannot run stops here
+  // with the reason (INVALID_PARAMETER), and 'auto' on a machine without it never asks onnxruntime for CUDA.
+  const choice = chooseProvider(device);
+  logger({ level: 'info', event: 'execution-provider', device, provider: choice.provider, reason: choice.reason });
   const repository = await loadModelRepository({ dir: modelsDir, device, logger });
   if (repository.models.size === 0) logger({ level: 'warn', event: 'no-models', modelsDir, refused: repository.refused.length });
   const metrics = createServerMetrics();

@@ -8,7 +8,7 @@ import onnxProto from 'onnx-proto';
 import { GanforgeError, InvalidParameterError } from '../../common/errors.ts';
 import { sampleLatents } from '../../common/latents.ts';
 import { readManifest } from '../../common/onnx-metadata.ts';
-import { createNodeSession } from '../../serve/ort-node.ts';
+import { createNodeSession } from '../../runtime/ort-node.ts';
 import { exportGenerator } from '../../export/export-generator.ts';
 import { verifyGeneratorParity } from '../../export/verify.ts';
 import { randomizeWeights, runOnnx, testManifest, useCpuBackend } from './helpers.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import protobuf from 'protobufjs';
 import { exportTritonModel, tritonConfig } from '../../export/triton.ts';
-import { ort } from '../../serve/ort-node.ts';
+import { ort } from '../../runtime/ort-node.ts';
 import { buildFixtureGenerator, fixtureManifest } from '../fixtures/onnx-fixtures.ts';
 
 const root = protobuf.parse(readFileSync(new URL('../fixtures/triton-model-config.subset.proto', import.meta.url), 'utf8'), { keepCase: true }).root;

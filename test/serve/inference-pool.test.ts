@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { GanforgeError } from '../../common/errors.ts';
 import { sampleLatents } from '../../common/latents.ts';
-import { InferencePool, type GeneratorInput } from '../../serve/inference-pool.ts';
+import type { GeneratorInput } from '../../runtime/generator-runner.ts';
+import { InferencePool } from '../../serve/inference-pool.ts';
 import type { LogEntry } from '../../serve/logger.ts';
-import { createNodeSession, ort } from '../../serve/ort-node.ts';
+import { createNodeSession, ort } from '../../runtime/ort-node.ts';
 import { DIGIT_CLASSES, poolModel } from './serve-fixtures.ts';
 
 const small = poolModel('small', {});
@@ -18,7 +19,10 @@ let pool: InferencePool;
 const logs: LogEntry[] = [];
 
 before(async () => {
-  pool = await InferencePool.start({ models: [small, digits, slow], device: 'cpu', workers: 1, logger: (e) => logs.push(e) });
+  // The clock jumps a second at each read, so every batch measures as long (serve/batching-policy.ts): nothing is
+  // handed to a busy worker and requests queued meanwhile merge once it is free, however fast this machine runs.
+  let ticks = 0;
+  pool = await InferencePool.start({ models: [small, digits, slow], device: 'cpu', workers: 1, logger: (e) => logs.push(e), clock: () => (ticks += 1_000) });
 });
 after(() => pool.close());
 

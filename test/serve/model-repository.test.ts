@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { probeCudaProvider } from '../../runtime/cuda-probe.ts';
 import { GanforgeError } from '../../common/errors.ts';
 import type { LogEntry } from '../../serve/logger.ts';
 import { LiveModelRepository, loadModelRepository, type ModelRepository } from '../../serve/model-repository.ts';
@@ -81,14 +82,16 @@ test("the default model is 'default' when present, else the first by name", asyn
   }
 });
 
-test('device cuda on a machine without CUDA falls back to CPU with a reason', async () => {
+test('without CUDA: auto loads on CPU with the reason, cuda is refused once with it', { skip: probeCudaProvider().available && 'this machine has CUDA' }, async () => {
   const only = mkdtempSync(join(tmpdir(), 'ganforge-repo-'));
   try {
     writeFixtureModels(only, { default: {} });
-    const loaded = await loadModelRepository({ dir: only, device: 'cuda' });
+    const loaded = await loadModelRepository({ dir: only, device: 'auto' });
     const model = loaded.models.get('default')!;
     assert.equal(model.provider, 'cpu');
-    assert.match(model.fallbackReason ?? '', /CUDA/);
+    assert.match(model.fallbackReason ?? '', /CUDA provider is not installed/);
+    await assert.rejects(loadModelRepository({ dir: only, device: 'cuda' }), (error: unknown) =>
+      error instanceof GanforgeError && error.code === 'INVALID_PARAMETER' && /'device' is 'cuda' but CUDA cannot run here/.test(error.message));
   } finally {
     rmSync(only, { recursive: true, force: true });
   }

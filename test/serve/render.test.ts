@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { OUTPUT_FORMATS, type GenerateParams } from '../../common/generate-params.ts';
 import { sampleLatents } from '../../common/latents.ts';
-import { encodeImages, generateEncoded, generateImages } from '../../serve/generate.ts';
-import { InferencePool, type GeneratorRunner } from '../../serve/inference-pool.ts';
+import { generateImages, type GeneratorRunner } from '../../runtime/generator-runner.ts';
+import { encodeImages, generateEncoded } from '../../serve/generate.ts';
+import { InferencePool } from '../../serve/inference-pool.ts';
 import { DIGIT_CLASSES, poolModel } from './serve-fixtures.ts';
 
 const plain = poolModel('plain', { weightSeed: 4 });
@@ -16,7 +17,9 @@ let pool: InferencePool;
 let mainThreadOnly: GeneratorRunner;
 
 before(async () => {
-  pool = await InferencePool.start({ models: [plain, digits], device: 'cpu', workers: 1 });
+  // Every batch measures as long on this clock (a second per read): requests queued behind the first always merge.
+  let ticks = 0;
+  pool = await InferencePool.start({ models: [plain, digits], device: 'cpu', workers: 1, clock: () => (ticks += 1_000) });
   mainThreadOnly = { run: (model, input, options) => pool.run(model, input, options) };
 });
 after(() => pool.close());

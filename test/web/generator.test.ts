@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { GanforgeError, InvalidParameterError } from '../../common/errors.ts';
 import { sampleLatents } from '../../common/latents.ts';
 import { encodeImages } from '../../serve/generate.ts';
-import { createNodeSession, ort as ortNode } from '../../serve/ort-node.ts';
+import { createNodeSession, ort as ortNode } from '../../runtime/ort-node.ts';
 import { buildFixtureGenerator } from '../fixtures/onnx-fixtures.ts';
 import { toPngBytes } from '../../web/src/draw.ts';
 import { loadGenerator, modelNameFromUrl, type Generator } from '../../web/src/generator.ts';

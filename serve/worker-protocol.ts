@@ -1,0 +1,46 @@
+// The messages between the inference pool (HTTP thread) and its worker threads (serve/inference-worker.ts), in one
+// file both import, so neither imports the other.
+
+import type { RenderRequest } from '../runtime/generator-runner.ts';
+import type { Device } from '../runtime/ort-node.ts';
+import type { PayloadPart } from './batch-payload.ts';
+
+export interface WorkerModel {
+  /** Version key: sessions and run messages are keyed by it, never by name. */
+  version: string;
+  name: string;
+  bytes: Uint8Array;
+  device: Device;
+  latentDim: number;
+  latent: string;
+  label: string | null;
+  output: string;
+  /** For rendering in the worker: [H, W, C] and the output value range of the manifest. */
+  imageShape: [number, number, number];
+  valueRange: [number, number];
+}
+export interface WorkerInit {
+  models: WorkerModel[];
+  intraOpNumThreads: number;
+  allowSpinning: boolean;
+}
+export interface SessionReport {
+  provider: string;
+  fallbackReason: string | undefined;
+  warmupMs: number;
+}
+/** One request's share of a batch: its latents, or what the worker needs to draw them and encode the result. */
+export type RunPart = { count: number; latent: Float32Array } | { count: number; render: RenderRequest };
+export type MainToWorker =
+  | { type: 'run'; id: number; version: string; parts: RunPart[]; labels: BigInt64Array | null; count: number }
+  | { type: 'load'; model: WorkerModel }
+  | { type: 'unload'; version: string }
+  | { type: 'exit'; code: number };
+export type WorkerToMain =
+  | { type: 'ready'; providers: Record<string, SessionReport> }
+  | { type: 'init-error'; message: string }
+  | ({ type: 'loaded'; version: string } & SessionReport)
+  | { type: 'load-error'; version: string; message: string }
+  | { type: 'result'; id: number; payload: ArrayBuffer; parts: PayloadPart[]; dims: number[] }
+  | { type: 'error'; id: number; message: string };
+
