@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '../../common/random.ts';
 import { MANIFEST_FORMAT, type ModelManifest } from '../../common/manifest.ts';
-import { createNodeSession, ort } from '../../serve/ort-node.ts';
+import { createNodeSession, ort } from '../../runtime/ort-node.ts';
 import { exportLayersModel, type GraphInputBinding } from '../../export/export-graph.ts';
 
 let backendReady: Promise<boolean> | undefined;
