@@ -13,8 +13,8 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # Dependencies first, so that a source change reuses this layer. Scripts stay off: the package's own `prepare` is the
 # build, which needs the sources; tfjs-node's download of libtensorflow is for training, never for serving; and the
-# project .npmrc already skips onnxruntime-node's CUDA fetch (the CPU provider ships inside the package).
-COPY package.json package-lock.json .npmrc ./
+# package.json's allowScripts denies onnxruntime-node's CUDA fetch anyway (the CPU provider ships inside the package).
+COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 ARG ONNXRUNTIME_NODE_INSTALL=skip
 RUN if [ "$ONNXRUNTIME_NODE_INSTALL" != skip ]; then ONNXRUNTIME_NODE_INSTALL="$ONNXRUNTIME_NODE_INSTALL" node node_modules/onnxruntime-node/script/install.js; fi
