@@ -4,7 +4,7 @@
 // Inputs and outputs are cgan's (z, label → image), so the exporter, the server and the page treat both alike.
 
 import * as tf from '@tensorflow/tfjs';
-import { addProjection, embedLabel } from './cgan.ts';
+import { addProjection, classCount, embedLabel } from './cgan.ts';
 import { dcganDefaults, dcganDiscriminatorFeatures, dcganGeneratorTrunk, dcganLogit, type DcganConfig } from './dcgan.ts';
 import { LABEL_INPUT, LATENT_INPUT, SeedSequence, type BuildContext, type GanFamily } from './family.ts';
 
@@ -15,15 +15,8 @@ export interface CdcganConfig extends DcganConfig {
 
 export const cdcganDefaults: Readonly<CdcganConfig> = Object.freeze({ ...dcganDefaults, embeddingDim: 50 });
 
-function classCount(context: BuildContext): number {
-  if (context.numClasses === null || context.numClasses < 2) {
-    throw new RangeError(`family 'cdcgan' is conditional and needs a labelled dataset with at least 2 classes, got ${context.numClasses ?? 'no labels'}`);
-  }
-  return context.numClasses;
-}
-
 export function buildCdcganGenerator(config: CdcganConfig, context: BuildContext): tf.LayersModel {
-  const numClasses = classCount(context);
+  const numClasses = classCount(context, 'cdcgan');
   if (!Number.isInteger(config.embeddingDim) || config.embeddingDim < 0) {
     throw new RangeError(`family 'cdcgan' config 'embeddingDim' must be an integer ≥ 0, got ${config.embeddingDim}`);
   }
@@ -37,7 +30,7 @@ export function buildCdcganGenerator(config: CdcganConfig, context: BuildContext
 }
 
 export function buildCdcganDiscriminator(config: CdcganConfig, context: BuildContext): tf.LayersModel {
-  const numClasses = classCount(context);
+  const numClasses = classCount(context, 'cdcgan');
   const seeds = new SeedSequence(context.seed ^ 0x5bd1e995);
   const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
   const label = tf.input({ shape: [1], dtype: 'int32', name: LABEL_INPUT }); // [B, 1]

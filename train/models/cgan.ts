@@ -43,9 +43,10 @@ export const cganDefaults: Readonly<CganConfig> = Object.freeze({
   batchNormMomentum: 0.9,
 });
 
-function classCount(context: BuildContext): number {
+/** The class count of a conditional family's dataset; a RangeError naming `family` when it has no labels or one class. */
+export function classCount(context: BuildContext, family = 'cgan'): number {
   if (context.numClasses === null || context.numClasses < 2) {
-    throw new RangeError(`family 'cgan' is conditional and needs a labelled dataset with at least 2 classes, got ${context.numClasses ?? 'no labels'}`);
+    throw new RangeError(`family '${family}' is conditional and needs a labelled dataset with at least 2 classes, got ${context.numClasses ?? 'no labels'}`);
   }
   return context.numClasses;
 }
