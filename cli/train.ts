@@ -1,12 +1,14 @@
 // `ganforge train`: parses flags into TrainGanOptions, picks the tfjs backend (and says why better ones were skipped),
 // and turns Ctrl-C into "save a checkpoint, then exit" instead of losing the run.
 
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidParameterError } from '../common/errors.ts';
 import { BACKEND_PREFERENCES, describeBackend, selectBackend, type BackendPreference } from '../train/backend.ts';
 import { CACHE_DIR_NAME, DEFAULT_MAX_IN_MEMORY_BYTES } from '../train/dataset/image-folder.ts';
 import { DATASETS } from '../train/dataset/registry.ts';
 import { FAMILIES } from '../train/models/registry.ts';
+import { portableCommand } from '../train/portable-paths.ts';
 import { GAN_LOSSES, trainGan, type GanLoss } from '../train/trainer.ts';
 import type { Subcommand } from './subcommand.ts';
 
@@ -112,7 +114,8 @@ async function run(args: string[]): Promise<number> {
       loss,
       resume: values.resume ?? false,
       signal: controller.signal,
-      command: ['ganforge', 'train', ...args].join(' '),
+      // Recorded in the sidecar and the exported model: absolute paths made relative to the run folder.
+      command: portableCommand(['ganforge', 'train', ...args], resolve(outDir)),
     });
     const m = result.metrics;
     console.error(`${result.aborted ? 'stopped' : 'done'}: step ${result.step}, epoch ${result.epoch}, ${result.durationSeconds.toFixed(0)} s on ${result.backend}` +

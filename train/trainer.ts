@@ -17,6 +17,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadDataset, type Dataset, type LoadDatasetOptions } from './dataset/registry.ts';
 import type { BuildContext, GanFamily } from './models/family.ts';
 import { getFamily, resolveFamilyConfig } from './models/registry.ts';
+import { portablePath } from './portable-paths.ts';
 import { ProgressBar, type ProgressOptions } from './progress.ts';
 import { SIDECAR_FORMAT, type RunSidecar } from './run-sidecar.ts';
 
@@ -350,7 +351,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     format: SIDECAR_FORMAT,
     family: family.name,
     familyConfig,
-    dataset: dataset.name,
+    dataset: portablePath(dataset.name, runDir), // a dataset path is recorded relative to the run folder
     classes: family.conditional ? dataset.classes : null,
     imageShape: [height, width, channels],
     valueRange: [-1, 1],
