@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../train/backend.ts';
-import { chooseMatMulPlan, installWasmKernelFixes, installedWasmKernelFixes } from '../../train/wasm-kernels.ts';
+import { chooseMatMulPlan, installWasmKernelFixes, installedWasmKernelFixes, uninstallWasmKernelFixes } from '../../train/wasm-kernels.ts';
 
 /** Runs `fn` on `backend` from plain arrays and returns plain values, so the same inputs reach both backends. */
 async function runOn(backend: 'wasm' | 'cpu', fn: () => tf.Tensor): Promise<Float32Array> {
@@ -42,7 +42,7 @@ describe('wasm kernel fixes', () => {
     const selected = await selectBackend({ prefer: 'wasm' });
     assert.equal(selected.name, 'wasm');
     installWasmKernelFixes();
-    assert.deepEqual(installedWasmKernelFixes().sort(), ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile', 'UnsortedSegmentSum', '_FusedMatMul']);
+    assert.deepEqual(installedWasmKernelFixes().sort(), ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'GanforgeAdamUpdate', 'Tile', 'UnsortedSegmentSum', '_FusedMatMul']);
   });
 
   it('matMul with transposeA / transposeB / both, rank 2 and batched rank 3, matches cpu', async () => {
@@ -150,6 +150,45 @@ describe('wasm kernel fixes', () => {
     await compare(() => tf.unsortedSegmentSum(tf.tensor(random([4, 2, 2], 41).values, [4, 2, 2]), tf.tensor1d([2, 0, 2, 7], 'int32'), 3), 1e-5);
   });
 
+  it('fused Adam on wasm follows tfjs Adam step for step, keeps its state names, and leaves other backends alone', async () => {
+    /** Three Adam steps on two variables from fixed gradients; returns the values, moments and optimizer weight names. */
+    const train = async (backend: 'wasm' | 'cpu') => {
+      await tf.setBackend(backend);
+      // Created in tidy so the initial tensors go (a variable keeps its own reference to the data).
+      const w = tf.tidy(() => tf.variable(tf.tensor(random([7, 5], 70).values, [7, 5]), true, `w_${backend}_${Math.random()}`));
+      const b = tf.tidy(() => tf.variable(tf.tensor(random([5], 71).values, [5]), true, `b_${backend}_${Math.random()}`));
+      const optimizer = tf.train.adam(0.01, 0.5, 0.999);
+      for (let step = 0; step < 3; step++) {
+        tf.tidy(() => optimizer.applyGradients({
+          [w.name]: tf.tensor(random([7, 5], 80 + step).values, [7, 5]), [b.name]: tf.tensor(random([5], 90 + step).values, [5]),
+        }));
+      }
+      const weights = await optimizer.getWeights();
+      weights[0]!.tensor.dispose(); // the iteration count, a fresh scalar
+      const out = { values: [...w.dataSync(), ...b.dataSync()], state: weights.slice(1).map((x) => [...x.tensor.dataSync()]), names: weights.map((x) => x.name.replace(/_(wasm|cpu)_[0-9.]+/, '')) };
+      optimizer.dispose();
+      w.dispose();
+      b.dispose();
+      return out;
+    };
+    const before = tf.memory().numTensors;
+    const fused = await train('wasm');
+    const reference = await train('cpu'); // tfjs's own update: the fused one only runs on wasm
+    assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+    assert.deepEqual(fused.names, reference.names);
+    // float32 rounding of ~10 operations on values of order 1: 1e-6 absolute is ~10 ulps.
+    assert.ok(maxAbsDiff(Float32Array.from(fused.values), Float32Array.from(reference.values)) < 1e-6);
+    assert.ok(maxAbsDiff(Float32Array.from(fused.state.flat()), Float32Array.from(reference.state.flat())) < 1e-6);
+    // Uninstalled, wasm runs tfjs's own update and lands on the same numbers.
+    uninstallWasmKernelFixes();
+    try {
+      const stock = await train('wasm');
+      assert.ok(maxAbsDiff(Float32Array.from(stock.values), Float32Array.from(fused.values)) < 1e-6);
+    } finally {
+      installWasmKernelFixes();
+    }
+  });
+
   it('leaks no tensors or wasm buffers', async () => {
     await tf.setBackend('wasm');
     const x = tf.randomNormal([2, 8, 8, 2]);
@@ -161,6 +200,11 @@ describe('wasm kernel fixes', () => {
       tf.matMul(a, a, false, true);
       tf.conv2dTranspose(tf.randomNormal<tf.Rank.R4>([2, 4, 4, 4]), w as tf.Tensor4D, [2, 8, 8, 2], 2, 'same');
       tf.tile(a, [2, 3]);
+      const v = tf.variable(a, true, `leak_${Math.random()}`);
+      const adam = tf.train.adam(0.01);
+      adam.applyGradients({ [v.name]: a });
+      adam.dispose();
+      v.dispose();
       tf.unsortedSegmentSum(a, tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32'), 3);
     });
     run();
