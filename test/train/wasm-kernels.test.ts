@@ -159,9 +159,10 @@ describe('wasm kernel fixes', () => {
       const b = tf.tidy(() => tf.variable(tf.tensor(random([5], 71).values, [5]), true, `b_${backend}_${Math.random()}`));
       const optimizer = tf.train.adam(0.01, 0.5, 0.999);
       for (let step = 0; step < 3; step++) {
-        tf.tidy(() => optimizer.applyGradients({
-          [w.name]: tf.tensor(random([7, 5], 80 + step).values, [7, 5]), [b.name]: tf.tensor(random([5], 90 + step).values, [5]),
-        }));
+        tf.tidy(() => optimizer.applyGradients([
+          { name: w.name, tensor: tf.tensor(random([7, 5], 80 + step).values, [7, 5]) },
+          { name: b.name, tensor: tf.tensor(random([5], 90 + step).values, [5]) },
+        ]));
       }
       const weights = await optimizer.getWeights();
       weights[0]!.tensor.dispose(); // the iteration count, a fresh scalar
@@ -202,7 +203,7 @@ describe('wasm kernel fixes', () => {
       tf.tile(a, [2, 3]);
       const v = tf.variable(a, true, `leak_${Math.random()}`);
       const adam = tf.train.adam(0.01);
-      adam.applyGradients({ [v.name]: a });
+      adam.applyGradients([{ name: v.name, tensor: a }]);
       adam.dispose();
       v.dispose();
       tf.unsortedSegmentSum(a, tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32'), 3);
