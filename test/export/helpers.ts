@@ -1,12 +1,17 @@
 // Shared by the exporter tests: seeded random weights (including BatchNorm moving statistics, which a fresh model
 // has at 0/1 and would hide a wrong fold), and a runner that compares tfjs predict with the exported graph in the
-// real onnxruntime-node.
+// real onnxruntime-node (the server's runtime) or onnxruntime-web's wasm build run in Node (the page's).
 
 import * as tf from '@tensorflow/tfjs';
+import onnxProto from 'onnx-proto';
 import { SeededRandom } from '../../common/random.ts';
 import { MANIFEST_FORMAT, type ModelManifest } from '../../common/manifest.ts';
 import { createNodeSession, ort } from '../../runtime/ort-node.ts';
+import { createWebSession } from '../../web/src/ort-web.ts';
 import { exportLayersModel, type GraphInputBinding } from '../../export/export-graph.ts';
+
+/** The runtimes an exported model must agree with tfjs in. */
+export type OnnxRuntimeName = 'onnxruntime-node' | 'onnxruntime-web';
 
 let backendReady: Promise<boolean> | undefined;
 /** The tests run on tfjs's cpu backend: deterministic and always available. */
@@ -59,19 +64,21 @@ export function exportForTest(model: tf.LayersModel, inputs: TestInput[]): Uint8
   return exportLayersModel(model, { inputs: bindings, outputs: [{ name: 'out' }], graphName: 'test' });
 }
 
-/** Runs both and returns max |Δ| plus the two outputs. */
+/** Runs tfjs and `runtime` (default onnxruntime-node) and returns max |Δ| plus the two outputs. */
 export async function compareWithTfjs(
   model: tf.LayersModel,
   bytes: Uint8Array,
   inputs: TestInput[],
+  runtime: OnnxRuntimeName = 'onnxruntime-node',
 ): Promise<{ maxAbsDiff: number; onnx: Float32Array; tfjs: Float32Array; onnxDims: readonly number[] }> {
   const tfjsOut = tf.tidy(() => {
-    const tensors = inputs.map((i) => tf.tensor(i.data, i.shape));
+    // Labels as int32, as the conditional families declare them (an Embedding casts a float label anyway).
+    const tensors = inputs.map((i) => (i.kind === 'label' ? tf.tensor(i.data, i.shape, 'int32') : tf.tensor(i.data, i.shape)));
     return model.predict(tensors.length === 1 ? tensors[0]! : tensors) as tf.Tensor;
   });
   const expected = tfjsOut.dataSync() as Float32Array;
   tfjsOut.dispose();
-  const { onnx, dims } = await runOnnx(bytes, inputs);
+  const { onnx, dims } = await runOnnx(bytes, inputs, undefined, runtime);
   let maxAbsDiff = 0;
   if (onnx.length !== expected.length) throw new Error(`ONNX gave ${onnx.length} values, tfjs ${expected.length}`);
   for (let i = 0; i < onnx.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(onnx[i]! - expected[i]!));
@@ -79,15 +86,27 @@ export async function compareWithTfjs(
   return { maxAbsDiff, onnx, tfjs: expected, onnxDims: dims };
 }
 
-/** Runs the ONNX model in onnxruntime-node on the given inputs; returns output 'out' (or the first output). */
-export async function runOnnx(bytes: Uint8Array, inputs: TestInput[], outputName?: string): Promise<{ onnx: Float32Array; dims: readonly number[] }> {
-  const { session } = await createNodeSession(bytes, { device: 'cpu' });
+/**
+ * Runs the ONNX model in `runtime` (default onnxruntime-node, CPU; onnxruntime-web: its wasm build, one thread, set up
+ * once per process by web/src/ort-web.ts) on the given inputs; returns output `outputName` (default the first).
+ */
+export async function runOnnx(
+  bytes: Uint8Array,
+  inputs: TestInput[],
+  outputName?: string,
+  runtime: OnnxRuntimeName = 'onnxruntime-node',
+): Promise<{ onnx: Float32Array; dims: readonly number[] }> {
+  // Both packages re-export the one onnxruntime-common, so their Tensor and session types coincide; each session
+  // must still be fed tensors made by its own package.
+  const { session, Tensor } = runtime === 'onnxruntime-web'
+    ? await createWebSession(bytes, { backend: 'wasm', numThreads: 1 }).then((s) => ({ session: s.session, Tensor: s.ort.Tensor }))
+    : await createNodeSession(bytes, { device: 'cpu' }).then((s) => ({ session: s.session, Tensor: ort.Tensor }));
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const i of inputs) {
       feeds[i.name] = i.kind === 'label'
-        ? new ort.Tensor('int64', BigInt64Array.from(Array.from(i.data, (v) => BigInt(v))), [i.shape[0]!])
-        : new ort.Tensor('float32', i.data, i.shape);
+        ? new Tensor('int64', BigInt64Array.from(Array.from(i.data, (v) => BigInt(v))), [i.shape[0]!])
+        : new Tensor('float32', i.data, i.shape);
     }
     const results = await session.run(feeds);
     const out = results[outputName ?? session.outputNames[0]!]!;
@@ -95,6 +114,43 @@ export async function runOnnx(bytes: Uint8Array, inputs: TestInput[], outputName
   } finally {
     await session.release();
   }
+}
+
+/** One node of an exported model, decoded from its bytes: op type and attributes by name. */
+export interface DecodedNode {
+  opType: string;
+  name: string;
+  attributes: Map<string, onnxProto.onnx.AttributeProto>;
+}
+
+/** Decodes an exported ModelProto's nodes with onnx-proto (what a consumer of the file sees, not what the builder meant). */
+export function decodeNodes(bytes: Uint8Array): DecodedNode[] {
+  const model = onnxProto.onnx.ModelProto.decode(bytes);
+  return (model.graph?.node ?? []).map((node) => ({
+    opType: node.opType ?? '',
+    name: node.name ?? '',
+    attributes: new Map((node.attribute ?? []).map((a) => [a.name ?? '', onnxProto.onnx.AttributeProto.create(a)])),
+  }));
+}
+
+/**
+ * Why each ConvTranspose node would leave onnxruntime's CUDA provider for the CPU (asymmetric pads or auto_pad other
+ * than NOTSET, per ConvTransposeNeedFallbackToCPU); empty when every ConvTranspose stays on the GPU.
+ */
+export function convTransposeCudaFallbacks(bytes: Uint8Array): string[] {
+  const problems: string[] = [];
+  for (const node of decodeNodes(bytes)) {
+    if (node.opType !== 'ConvTranspose') continue;
+    const autoPad = node.attributes.get('auto_pad');
+    if (autoPad !== undefined) {
+      const value = new TextDecoder().decode(autoPad.s);
+      if (value !== 'NOTSET') problems.push(`${node.name}: auto_pad=${value}`);
+    }
+    const pads = (node.attributes.get('pads')?.ints ?? []).map(Number);
+    const half = pads.length / 2;
+    if (pads.some((p, i) => i < half && p !== pads[i + half])) problems.push(`${node.name}: asymmetric pads [${pads.join(', ')}]`);
+  }
+  return problems;
 }
 
 /** A valid manifest for a test generator. */

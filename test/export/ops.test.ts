@@ -1,25 +1,18 @@
-// Every exported layer type, run in the real onnxruntime-node and compared with tfjs predict on random weights.
+// Every exported layer type, run in the real onnxruntime-node and compared with tfjs predict on random weights (the
+// cases live in layer-cases.ts; ops-web.test.ts runs the same ones in onnxruntime-web), plus what only needs the
+// exporter: the registry is fully covered, ConvTranspose keeps a CUDA-friendly form, unsupported input is refused.
 
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { GanforgeError } from '../../common/errors.ts';
+import { attr, OnnxGraphBuilder } from '../../export/onnx-graph.ts';
 import { SUPPORTED_LAYERS } from '../../export/ops/registry.ts';
-import { compareWithTfjs, exportForTest, randomValues, randomizeWeights, useCpuBackend, type TestInput } from './helpers.ts';
+import { convTransposeCudaFallbacks, decodeNodes, exportForTest, randomValues, useCpuBackend, type TestInput } from './helpers.ts';
+import { defineParitySuite, layerClassesCovered, PARITY_CASES } from './layer-cases.ts';
 
-const TOLERANCE = 1e-5;
-const BATCH = 3;
-
-function imageInput(shape: number[], seed = 1): TestInput {
-  return { name: 'x', data: randomValues(BATCH * shape.reduce((a, b) => a * b, 1), seed), shape: [BATCH, ...shape] };
-}
-
-async function assertParity(model: tf.LayersModel, inputs: TestInput[], seed = 11): Promise<Float32Array> {
-  randomizeWeights(model, seed);
-  const { maxAbsDiff, onnx, onnxDims } = await compareWithTfjs(model, exportForTest(model, inputs), inputs);
-  assert.ok(maxAbsDiff <= TOLERANCE, `max |Δ| ${maxAbsDiff} > ${TOLERANCE}`);
-  assert.deepEqual([...onnxDims], [BATCH, ...model.outputs[0]!.shape.slice(1)]);
-  return onnx;
+function imageInput(shape: number[]): TestInput {
+  return { name: 'x', data: randomValues(shape.reduce((a, b) => a * b, 1), 1), shape: [1, ...shape] };
 }
 
 /** A one-layer model on an input of the given shape. */
@@ -32,157 +25,46 @@ before(async () => {
   await useCpuBackend();
 });
 
-describe('Conv2DTranspose', () => {
-  for (const padding of ['same', 'valid'] as const) {
-    for (const [k, s] of [[5, 2], [4, 2], [3, 2], [2, 2], [3, 1], [4, 1], [1, 2]] as const) {
-      it(`k${k} s${s} '${padding}' on a non-square input matches tfjs`, async () => {
-        const model = single([3, 4, 6], tf.layers.conv2dTranspose({ filters: 5, kernelSize: k, strides: s, padding, activation: 'relu' }));
-        await assertParity(model, [imageInput([3, 4, 6])]);
-      });
+defineParitySuite('onnxruntime-node');
+
+describe('the parity cases', () => {
+  it('cover every converter in the registry, each with a group of its own', () => {
+    const covered = layerClassesCovered();
+    const groups = new Set(PARITY_CASES.map((c) => c.layer));
+    for (const name of SUPPORTED_LAYERS) {
+      assert.ok(covered.has(name), `${name} is used by a parity case`);
+      if (name !== 'InputLayer' && name !== 'Dropout') assert.ok(groups.has(name), `${name} has its own parity group`);
     }
-  }
+  });
+});
 
-  it('k5 s2 same uses symmetric pads and a Slice (no auto_pad, no asymmetric pads)', async () => {
-    await useCpuBackend();
+describe('ConvTranspose stays in the form the CUDA provider runs on the GPU', () => {
+  it("k5 s2 'same' (TF's uneven trim) becomes symmetric pads [1, 1, 1, 1] and a Slice, decoded from the ModelProto", () => {
     const model = single([4, 4, 2], tf.layers.conv2dTranspose({ filters: 2, kernelSize: 5, strides: 2, padding: 'same' }));
-    const text = new TextDecoder('latin1').decode(exportForTest(model, [imageInput([4, 4, 2])]));
-    assert.ok(text.includes('Slice'), 'a Slice trims the extra row and column');
-    assert.ok(!text.includes('auto_pad'));
+    const nodes = decodeNodes(exportForTest(model, [imageInput([4, 4, 2])]));
+    const convT = nodes.filter((n) => n.opType === 'ConvTranspose');
+    assert.equal(convT.length, 1);
+    assert.deepEqual((convT[0]!.attributes.get('pads')?.ints ?? []).map(Number), [1, 1, 1, 1]);
+    assert.equal(convT[0]!.attributes.has('auto_pad'), false);
+    assert.ok(nodes.some((n) => n.opType === 'Slice'), 'a Slice trims the extra row and column');
+  });
+
+  it('the check itself flags asymmetric pads and auto_pad (so the per-case assertion can fail)', () => {
+    const graph = new OnnxGraphBuilder();
+    const x = graph.addInput('x', 'float32', ['batch', 2, 4, 4]);
+    const w = graph.addFloatInitializer('w', [2, 2, 3, 3], new Float32Array(36));
+    const a = graph.addNode('ConvTranspose', [x, w], 'asymmetric', { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), pads: attr.ints([0, 0, 1, 1]) });
+    const b = graph.addNode('ConvTranspose', [a, w], 'auto', { kernel_shape: attr.ints([3, 3]), strides: attr.ints([2, 2]), auto_pad: attr.string('SAME_UPPER') });
+    const c = graph.addNode('ConvTranspose', [b, w], 'fine', { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]), auto_pad: attr.string('NOTSET') });
+    graph.addOutput(c, 'float32', ['batch', 2, 16, 16]);
+    const problems = convTransposeCudaFallbacks(graph.toBytes());
+    assert.equal(problems.length, 2, problems.join('; '));
+    assert.match(problems[0]!, /asymmetric pads \[0, 0, 1, 1\]/);
+    assert.match(problems[1]!, /auto_pad=SAME_UPPER/);
   });
 });
 
-describe('Conv2D', () => {
-  const cases: [string, tf.layers.Layer, number[]][] = [
-    ['k3 s2 same on an even input', tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }), [8, 8, 3]],
-    ['k4 s2 same on an odd input', tf.layers.conv2d({ filters: 4, kernelSize: 4, strides: 2, padding: 'same' }), [7, 9, 2]],
-    ['k3 s1 valid', tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'valid', activation: 'sigmoid' }), [6, 5, 2]],
-    ['k3 dilation 2 same', tf.layers.conv2d({ filters: 2, kernelSize: 3, dilationRate: 2, padding: 'same', activation: 'elu' }), [7, 7, 2]],
-    ['[5, 3] kernel, [2, 1] strides, no bias, softmax over channels', tf.layers.conv2d({ filters: 3, kernelSize: [5, 3], strides: [2, 1], padding: 'same', useBias: false, activation: 'softmax' }), [8, 6, 2]],
-  ];
-  for (const [name, layer, shape] of cases) {
-    it(`${name} matches tfjs`, async () => {
-      await assertParity(single(shape, layer), [imageInput(shape)]);
-    });
-  }
-});
-
-describe('UpSampling2D', () => {
-  for (const interpolation of ['nearest', 'bilinear'] as const) {
-    it(`${interpolation} with size [2, 3] matches tfjs`, async () => {
-      await assertParity(single([3, 4, 2], tf.layers.upSampling2d({ size: [2, 3], interpolation })), [imageInput([3, 4, 2])]);
-    });
-  }
-});
-
-describe('Dense, activations, BatchNormalization, ReLU', () => {
-  const activations = ['linear', 'relu', 'relu6', 'tanh', 'sigmoid', 'hardSigmoid', 'elu', 'selu', 'softplus', 'softsign', 'swish', 'softmax'] as const;
-  for (const activation of activations) {
-    it(`Dense with fused '${activation}' and an Activation('${activation}') layer match tfjs`, async () => {
-      const z = tf.input({ shape: [6] });
-      const h = tf.layers.dense({ units: 5, activation }).apply(z) as tf.SymbolicTensor;
-      const y = tf.layers.activation({ activation }).apply(tf.layers.dense({ units: 4 }).apply(h)) as tf.SymbolicTensor;
-      await assertParity(tf.model({ inputs: z, outputs: y }), [{ name: 'z', data: randomValues(BATCH * 6, 2), shape: [BATCH, 6] }]);
-    });
-  }
-
-  it('Dense + BatchNormalization + LeakyReLU + Reshape (the MLP/DCGAN stem) matches tfjs', async () => {
-    const model = tf.sequential({
-      layers: [
-        tf.layers.dense({ units: 48, inputShape: [8], useBias: false }),
-        tf.layers.batchNormalization(),
-        tf.layers.leakyReLU({ alpha: 0.2 }),
-        tf.layers.dense({ units: 4 * 3 * 4 }),
-        tf.layers.leakyReLU(), // tfjs default alpha 0.3, not ONNX's 0.01
-        tf.layers.reshape({ targetShape: [4, 3, 4] }),
-        tf.layers.batchNormalization({ momentum: 0.8, epsilon: 1e-5 }),
-        tf.layers.reLU({ maxValue: 0.5 }),
-      ],
-    });
-    await assertParity(model, [{ name: 'z', data: randomValues(BATCH * 8, 3), shape: [BATCH, 8] }]);
-  });
-
-  it('BatchNormalization without scale/center, and Dense on rank-4 and rank-3 values match tfjs', async () => {
-    const x = tf.input({ shape: [4, 5, 3] });
-    let h = tf.layers.batchNormalization({ scale: false, center: false }).apply(x) as tf.SymbolicTensor;
-    h = tf.layers.dense({ units: 2, activation: 'tanh' }).apply(h) as tf.SymbolicTensor; // [B, 4, 5, 2]
-    h = tf.layers.reshape({ targetShape: [20, 2] }).apply(h) as tf.SymbolicTensor;
-    h = tf.layers.batchNormalization().apply(h) as tf.SymbolicTensor;
-    h = tf.layers.dense({ units: 3 }).apply(h) as tf.SymbolicTensor; // [B, 20, 3]
-    await assertParity(tf.model({ inputs: x, outputs: h }), [imageInput([4, 5, 3])]);
-  });
-});
-
-describe('a DCGAN-like generator', () => {
-  it('Dense → BN → LeakyReLU → Reshape → Conv2DTranspose k5/k4/k3 → UpSampling2D → Conv2D tanh matches tfjs', async () => {
-    const model = tf.sequential({
-      layers: [
-        tf.layers.dense({ units: 4 * 4 * 16, inputShape: [8], useBias: false }), // [B, 8] → [B, 256]
-        tf.layers.batchNormalization(),
-        tf.layers.leakyReLU({ alpha: 0.2 }),
-        tf.layers.reshape({ targetShape: [4, 4, 16] }), // → [B, 4, 4, 16]
-        tf.layers.conv2dTranspose({ filters: 8, kernelSize: 5, strides: 2, padding: 'same', useBias: false }), // → [B, 8, 8, 8]
-        tf.layers.batchNormalization(),
-        tf.layers.reLU(),
-        tf.layers.conv2dTranspose({ filters: 8, kernelSize: 4, strides: 2, padding: 'same' }), // → [B, 16, 16, 8]
-        tf.layers.conv2dTranspose({ filters: 4, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' }),
-        tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }), // → [B, 32, 32, 4]
-        tf.layers.conv2d({ filters: 1, kernelSize: 3, padding: 'same', activation: 'tanh' }), // → [B, 32, 32, 1]
-      ],
-    });
-    await assertParity(model, [{ name: 'z', data: randomValues(BATCH * 8, 4), shape: [BATCH, 8] }]);
-  });
-});
-
-describe('conditional nets', () => {
-  it('Embedding + Flatten + Multiply (2-D) and Embedding + Dense + Reshape + Concatenate (4-D) match tfjs with int64 labels', async () => {
-    const z = tf.input({ shape: [8] });
-    const label = tf.input({ shape: [1] });
-    const embedded = tf.layers.flatten().apply(tf.layers.embedding({ inputDim: 10, outputDim: 8 }).apply(label)) as tf.SymbolicTensor; // [B, 8]
-    const joined = tf.layers.multiply().apply([z, embedded]) as tf.SymbolicTensor;
-    const features = tf.layers.reshape({ targetShape: [4, 4, 6] }).apply(tf.layers.dense({ units: 96 }).apply(joined)) as tf.SymbolicTensor;
-    const labelMap = tf.layers.reshape({ targetShape: [4, 4, 1] }).apply(
-      tf.layers.dense({ units: 16 }).apply(tf.layers.embedding({ inputDim: 10, outputDim: 5 }).apply(label)),
-    ) as tf.SymbolicTensor;
-    const both = tf.layers.concatenate().apply([features, labelMap]) as tf.SymbolicTensor; // [B, 4, 4, 7]
-    const image = tf.layers.conv2dTranspose({ filters: 1, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }).apply(both) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: [z, label], outputs: image });
-    await assertParity(model, [
-      { name: 'z', data: randomValues(BATCH * 8, 5), shape: [BATCH, 8] },
-      { name: 'label', data: Float32Array.from([3, 0, 9]), shape: [BATCH, 1], kind: 'label' },
-    ]);
-  });
-
-  it('Concatenate on axis 1 of images and Multiply of images match tfjs', async () => {
-    const a = tf.input({ shape: [3, 4, 2] });
-    const b = tf.input({ shape: [3, 4, 2] });
-    const product = tf.layers.multiply().apply([a, b]) as tf.SymbolicTensor;
-    const y = tf.layers.concatenate({ axis: 1 }).apply([product, a]) as tf.SymbolicTensor; // [B, 6, 4, 2]
-    const model = tf.model({ inputs: [a, b], outputs: y });
-    await assertParity(model, [
-      { name: 'a', data: randomValues(BATCH * 24, 6), shape: [BATCH, 3, 4, 2] },
-      { name: 'b', data: randomValues(BATCH * 24, 7), shape: [BATCH, 3, 4, 2] },
-    ]);
-  });
-});
-
-describe('a discriminator', () => {
-  it('Conv2D s2 → LeakyReLU → Dropout → Conv2D valid → Flatten → Dropout → Dense sigmoid matches tfjs (image input stays NHWC)', async () => {
-    const model = tf.sequential({
-      layers: [
-        tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', inputShape: [10, 10, 1] }), // → [B, 5, 5, 4]
-        tf.layers.leakyReLU({ alpha: 0.2 }),
-        tf.layers.dropout({ rate: 0.3 }),
-        tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'valid' }), // → [B, 3, 3, 3]
-        tf.layers.flatten(), // → [B, 27]
-        tf.layers.dropout({ rate: 0.3 }),
-        tf.layers.dense({ units: 1, activation: 'sigmoid' }),
-      ],
-    });
-    await assertParity(model, [imageInput([10, 10, 1])]);
-  });
-});
-
-describe('unsupported layers and activations', () => {
+describe('unsupported layers and configs', () => {
   it('a layer with no mapping fails with UNSUPPORTED_LAYER naming its class and the supported list', () => {
     const model = single([8, 8, 1], tf.layers.maxPooling2d({ poolSize: 2 }));
     assert.throws(
@@ -200,6 +82,16 @@ describe('unsupported layers and activations', () => {
   it('BatchNormalization on a non-channel axis is refused (tfjs itself normalizes it as if it were the last axis)', () => {
     const model = single([2, 3, 1], tf.layers.batchNormalization({ axis: 1 }));
     assert.throws(() => exportForTest(model, [imageInput([2, 3, 1])]), (e: unknown) => e instanceof GanforgeError && e.code === 'UNSUPPORTED_LAYER' && /'axis'/.test(e.message));
+  });
+
+  it('Add of a rank-2 and a rank-4 value (tfjs rank-expanding broadcast) is refused naming the ranks', () => {
+    const a = tf.input({ shape: [2] });
+    const b = tf.input({ shape: [3, 4, 2] });
+    const model = tf.model({ inputs: [a, b], outputs: tf.layers.add().apply([b, a]) as tf.SymbolicTensor });
+    assert.throws(
+      () => exportForTest(model, [{ name: 'a', data: new Float32Array(2), shape: [1, 2] }, imageInput([3, 4, 2])]),
+      (e: unknown) => e instanceof GanforgeError && e.code === 'UNSUPPORTED_LAYER' && /'input ranks' = \[4,2\]/.test(e.message),
+    );
   });
 
   it('an activation with no mapping fails with UNSUPPORTED_LAYER naming it', () => {
