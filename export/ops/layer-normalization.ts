@@ -1,5 +1,5 @@
-// LayerNormalization → ReduceMean / Sub / Mul / ReduceMean / Add / Sqrt / Div, then γ and β: the per-sample
-// normalization a WGAN-GP critic uses instead of BatchNorm (whose batch coupling breaks the gradient penalty).
+// LayerNormalization → ReduceMean / Sub / Mul / ReduceMean / Add / Sqrt / Div, then γ and β: per-sample
+// normalization, which WGAN-GP models use instead of BatchNorm (whose batch coupling breaks the gradient penalty).
 // Written out rather than as ONNX's LayerNormalization op because that op normalizes every axis from `axis` to the
 // end, while tfjs's axes are any set of (NHWC) axes — channels alone, [H, W, C], … — which in the NCHW graph are no
 // longer a trailing range. The decomposed form takes any axis set; γ and β are permuted to the NCHW positions.
