@@ -26,10 +26,11 @@ def mlp_pair():
 
 
 def dcgan_pair():
-    # NCHW; padding 1 with k4 s2 is tfjs's 'same' here (7 -> 14 -> 28 and 28 -> 14 -> 7).
+    # train/models/dcgan.ts at 28x28: BN on the dense output before the reshape. NCHW; padding 1 with k4 s2 is tfjs's
+    # 'same' here (7 -> 14 -> 28 and 28 -> 14 -> 7).
     g = nn.Sequential(
-        nn.Linear(100, 7 * 7 * 128), nn.Unflatten(1, (128, 7, 7)), nn.BatchNorm2d(128, momentum=0.1), nn.LeakyReLU(0.2),
-        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64, momentum=0.1), nn.LeakyReLU(0.2),
+        nn.Linear(100, 7 * 7 * 128), nn.BatchNorm1d(7 * 7 * 128, momentum=0.1), nn.ReLU(), nn.Unflatten(1, (128, 7, 7)),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64, momentum=0.1), nn.ReLU(),
         nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
     d = nn.Sequential(
         nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
