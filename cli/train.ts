@@ -38,6 +38,7 @@ const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path|ima
   --checkpoint-every N   also checkpoint every N steps (default: per epoch)
   --resume               continue the run in --out from its latest checkpoint
   --backend NAME         ${BACKEND_PREFERENCES.join(' | ')} (default auto: tensorflow → wasm → cpu)
+  --threads N|auto       threads of the wasm backend (default auto: every core; 1 = its single-threaded SIMD build)
   -h, --help             this text
 
 Ctrl-C saves a checkpoint at the current step and exits; a second Ctrl-C (a second later) exits at once.`;
@@ -51,7 +52,7 @@ async function run(args: string[]): Promise<number> {
       out: { type: 'string' }, epochs: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' },
       'lr-g': { type: 'string' }, 'lr-d': { type: 'string' }, 'latent-dim': { type: 'string' }, loss: { type: 'string' },
       'd-steps': { type: 'string' }, seed: { type: 'string' }, limit: { type: 'string' }, 'sample-every': { type: 'string' },
-      'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'image-size': { type: 'string' }, channels: { type: 'string' }, 'cache-dir': { type: 'string' }, 'memory-mb': { type: 'string' },
     },
   });
@@ -69,7 +70,11 @@ async function run(args: string[]): Promise<number> {
   if (!(GAN_LOSSES as readonly string[]).includes(loss)) {
     throw new InvalidParameterError('loss', `'--loss' must be one of ${GAN_LOSSES.join(', ')}, got ${loss}`);
   }
-  const selected = await selectBackend({ prefer: backend });
+  const threads = values.threads ?? 'auto';
+  if (threads !== 'auto' && !/^[1-9][0-9]*$/.test(threads)) {
+    throw new InvalidParameterError('threads', `'--threads' must be a positive integer or 'auto', got ${threads}`);
+  }
+  const selected = await selectBackend({ prefer: backend, wasmThreads: threads === 'auto' ? 'auto' : Number(threads) });
   console.error(describeBackend(selected));
 
   const controller = new AbortController();

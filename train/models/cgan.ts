@@ -106,7 +106,7 @@ export function addProjection(logit: tf.SymbolicTensor, features: tf.SymbolicTen
 
 export const cganFamily: GanFamily<CganConfig> = {
   name: 'cgan',
-  summary: 'conditional MLP GAN: label embedding concatenated to z (G) and to the image (D)',
+  summary: 'conditional MLP GAN: label embedding concatenated to z (G), projection discriminator (D)',
   conditional: true,
   defaults: cganDefaults,
   buildGenerator: buildCganGenerator,

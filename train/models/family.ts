@@ -7,7 +7,8 @@ import type * as tf from '@tensorflow/tfjs';
 /** Layer classes a generator may use: the exporter has an ONNX mapping for each (InputLayer is the graph input). */
 export const GENERATOR_LAYERS: readonly string[] = Object.freeze([
   'InputLayer', 'Dense', 'BatchNormalization', 'LeakyReLU', 'ReLU', 'Activation', 'Reshape', 'Flatten', 'Dropout',
-  'Embedding', 'Concatenate', 'Multiply', 'Conv2D', 'Conv2DTranspose', 'UpSampling2D',
+  'Embedding', 'Concatenate', 'Multiply', 'Add', 'Conv2D', 'Conv2DTranspose', 'UpSampling2D', 'ZeroPadding2D', 'Cropping2D',
+  'LayerNormalization',
 ]);
 
 /** Names of the generator's inputs (the exporter and the sidecar use these). */
