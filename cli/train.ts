@@ -70,11 +70,8 @@ async function run(args: string[]): Promise<number> {
   if (!(GAN_LOSSES as readonly string[]).includes(loss)) {
     throw new InvalidParameterError('loss', `'--loss' must be one of ${GAN_LOSSES.join(', ')}, got ${loss}`);
   }
-  const threads = values.threads ?? 'auto';
-  if (threads !== 'auto' && !/^[1-9][0-9]*$/.test(threads)) {
-    throw new InvalidParameterError('threads', `'--threads' must be a positive integer or 'auto', got ${threads}`);
-  }
-  const selected = await selectBackend({ prefer: backend, wasmThreads: threads === 'auto' ? 'auto' : Number(threads) });
+  const threads = values.threads === undefined || values.threads === 'auto' ? 'auto' : int(values.threads, 'threads', 1);
+  const selected = await selectBackend({ prefer: backend, wasmThreads: threads });
   console.error(describeBackend(selected));
 
   const controller = new AbortController();

@@ -119,6 +119,16 @@ function runKernel(name: string, inputs: tf.NamedTensorInfoMap | TensorInfo[], b
   return Array.isArray(out) ? out[0]! : out;
 }
 
+/** Runs `body` with a `keep` that registers its intermediate wasm buffers; all are freed when it returns (the result is not kept). */
+function withTemporaries<T>(kb: KernelBackend, body: (keep: (t: TensorInfo) => TensorInfo) => T): T {
+  const temps: TensorInfo[] = [];
+  try {
+    return body((t) => { temps.push(t); return t; });
+  } finally {
+    for (const t of temps) kb.disposeData(t.dataId);
+  }
+}
+
 /** The original (unwrapped) kernel, when it has been wrapped; else whatever is registered. */
 function originalKernel(name: string): tf.KernelConfig {
   const kernel = originals.get(name) ?? tf.getKernel(name, BACKEND);
@@ -156,22 +166,20 @@ function transposeFirstMatMul(original: tf.KernelConfig, aName: string, bName: s
     const transposeB = attrs[tB] === true;
     if (!transposeA && !transposeB) return original.kernelFunc({ inputs, backend, attrs });
     const kb = backend as KernelBackend;
-    const temps: TensorInfo[] = [];
-    const keep = (t: TensorInfo): TensorInfo => { temps.push(t); return t; };
-    const flip = (x: TensorInfo): TensorInfo => keep(runKernel('Transpose', { x }, kb, { perm: swapLastTwo(x.shape.length) }));
-    const a = inputs[aName]!;
-    const b = inputs[bName]!;
-    const rank = a.shape.length;
-    const batch = (x: TensorInfo) => x.shape.slice(0, -2).reduce((p, d) => p * d, 1);
-    const m = a.shape[rank - (transposeA ? 1 : 2)]!;
-    const k = a.shape[rank - (transposeA ? 2 : 1)]!;
-    const n = b.shape[b.shape.length - (transposeB ? 2 : 1)]!;
-    // A fused kernel's bias and activation apply to the product as laid out, and batched products take the slow
-    // non-XNNPACK path whatever the layout, so only an unfused single product is ever computed transposed.
-    const unfused = inputs.bias === undefined && inputs.preluActivationWeights === undefined
-      && (attrs.activation === undefined || attrs.activation === 'linear');
-    const plan = unfused && batch(a) === 1 && batch(b) === 1 ? chooseMatMulPlan(m, k, n, transposeA, transposeB) : 'transpose-inputs';
-    try {
+    return withTemporaries(kb, (keep) => {
+      const flip = (x: TensorInfo): TensorInfo => keep(runKernel('Transpose', { x }, kb, { perm: swapLastTwo(x.shape.length) }));
+      const a = inputs[aName]!;
+      const b = inputs[bName]!;
+      const rank = a.shape.length;
+      const batch = (x: TensorInfo) => x.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+      const m = a.shape[rank - (transposeA ? 1 : 2)]!;
+      const k = a.shape[rank - (transposeA ? 2 : 1)]!;
+      const n = b.shape[b.shape.length - (transposeB ? 2 : 1)]!;
+      // A fused kernel's bias and activation apply to the product as laid out, and batched products take the slow
+      // non-XNNPACK path whatever the layout, so only an unfused single product is ever computed transposed.
+      const unfused = inputs.bias === undefined && inputs.preluActivationWeights === undefined
+        && (attrs.activation === undefined || attrs.activation === 'linear');
+      const plan = unfused && batch(a) === 1 && batch(b) === 1 ? chooseMatMulPlan(m, k, n, transposeA, transposeB) : 'transpose-inputs';
       if (plan === 'transpose-inputs') {
         return original.kernelFunc({
           inputs: { ...inputs, [aName]: transposeA ? flip(a) : a, [bName]: transposeB ? flip(b) : b },
@@ -185,9 +193,7 @@ function transposeFirstMatMul(original: tf.KernelConfig, aName: string, bName: s
         inputs: { ...inputs, [aName]: left, [bName]: right }, backend, attrs: { ...attrs, [tA]: false, [tB]: false },
       }) as TensorInfo); // [.., N, M]
       return runKernel('Transpose', { x: productT }, kb, { perm: swapLastTwo(productT.shape.length) });
-    } finally {
-      for (const t of temps) kb.disposeData(t.dataId);
-    }
+    });
   };
 }
 
@@ -304,16 +310,12 @@ const conv2dBackpropFilterKernel: tf.KernelFunc = ({ inputs, backend, attrs = {}
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter (ganforge wasm kernel) supports float32 only');
   const { filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const g = convGeometry(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
-  const temps: TensorInfo[] = [];
-  const keep = (t: TensorInfo): TensorInfo => { temps.push(t); return t; };
-  try {
+  return withTemporaries(kb, (keep) => {
     const cols = keep(im2col(kb, x, g)); // [B·OH·OW, KH·KW·C]
     const dy2d = keep(runKernel('Reshape', { x: dy }, kb, { shape: [g.batch * g.oh * g.ow, g.o] }));
     const product = keep(planMatMul(kb, cols, dy2d, true, false)); // [KH·KW·C, O]
     return runKernel('Reshape', { x: product }, kb, { shape: [g.kh, g.kw, g.c, g.o] });
-  } finally {
-    for (const t of temps) kb.disposeData(t.dataId);
-  }
+  });
 };
 
 /**
@@ -327,16 +329,12 @@ const conv2dBackpropInputKernel: tf.KernelFunc = ({ inputs, backend, attrs = {} 
   if (dy.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('Conv2DBackpropInput (ganforge wasm kernel) supports float32 only');
   const { inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const g = convGeometry(inputShape, filter.shape as [number, number, number, number], attrs, 'Conv2DBackpropInput');
-  const temps: TensorInfo[] = [];
-  const keep = (t: TensorInfo): TensorInfo => { temps.push(t); return t; };
-  try {
+  return withTemporaries(kb, (keep) => {
     const dy2d = keep(runKernel('Reshape', { x: dy }, kb, { shape: [g.batch * g.oh * g.ow, g.o] }));
     const w2d = keep(runKernel('Reshape', { x: filter }, kb, { shape: [g.kh * g.kw * g.c, g.o] }));
     const cols = keep(planMatMul(kb, dy2d, w2d, false, true)); // [B·OH·OW, KH·KW·C]
     return col2im(kb, cols, g);
-  } finally {
-    for (const t of temps) kb.disposeData(t.dataId);
-  }
+  });
 };
 
 /**
@@ -390,9 +388,7 @@ const unsortedSegmentSumKernel: tf.KernelFunc = ({ inputs, backend, attrs = {} }
   const n = segmentIds.shape.reduce((p, d) => p * d, 1);
   const rest = x.shape.slice(segmentIds.shape.length);
   const width = rest.reduce((p, d) => p * d, 1);
-  const temps: TensorInfo[] = [];
-  const keep = (t: TensorInfo): TensorInfo => { temps.push(t); return t; };
-  try {
+  return withTemporaries(kb, (keep) => {
     const ids = keep(runKernel('Reshape', { x: segmentIds }, kb, { shape: [n, 1] }));
     const ids32 = segmentIds.dtype === 'int32' ? ids : keep(runKernel('Cast', { x: ids }, kb, { dtype: 'int32' }));
     const range = keep(runKernel('Range', {}, kb, { start: 0, stop: numSegments, step: 1, dtype: 'int32' }));
@@ -405,9 +401,7 @@ const unsortedSegmentSumKernel: tf.KernelFunc = ({ inputs, backend, attrs = {} }
       inputs: { a: oneHotT, b: data }, backend, attrs: { transposeA: false, transposeB: false },
     }) as TensorInfo);
     return runKernel('Reshape', { x: product }, kb, { shape: [numSegments, ...rest] });
-  } finally {
-    for (const t of temps) kb.disposeData(t.dataId);
-  }
+  });
 };
 
 /** The fused Adam kernel's name (ours; tfjs has no such kernel). */
