@@ -148,7 +148,10 @@ async function selectModel(): Promise<void> {
   const entry = currentModel();
   if (entry === undefined) return;
   const token = ++loadToken;
+  // Each generator holds a worker and its session: free the old one (its queued calls finish first).
+  const previous = generator;
   generator = hooks.generator = undefined;
+  void previous?.dispose().catch(() => {});
   fillClasses(entry.classes);
   ui.modelInfo.textContent = entry.family === null ? '' : `${entry.family}`;
   ui.status.textContent = `Loading ${entry.name}…`;
@@ -171,7 +174,7 @@ async function selectModel(): Promise<void> {
     entry.classes = info.classes;
     ui.modelInfo.textContent = `${info.family} · ${info.imageShape.join('×')} · latent ${info.latentDim}`;
     ui.status.textContent = `${info.name} runs in this page on ${info.backend}${info.backend === 'wasm' ? ` (${info.threads} thread${info.threads === 1 ? '' : 's'})` : ''}` +
-      (crossOriginIsolated ? '' : ' · not cross-origin isolated');
+      (info.thread === 'worker' ? ' · in a Web Worker' : '') + (crossOriginIsolated ? '' : ' · not cross-origin isolated');
     ui.status.title = info.fallbackReason ?? '';
     requestRender();
     if (animation !== undefined) stopInterpolation();

@@ -1,12 +1,26 @@
 // <gan-sampler>: a generator grid embeddable with one script tag. Attributes mirror /generate's query
 // (model, class, truncation, truncation-mode, seed, n); changing any of them re-renders, and a bad value shows its
-// message in place of the grid instead of breaking the page.
+// message in place of the grid instead of breaking the page. Inference runs in a Web Worker (see generator.ts), and
+// the element says which execution provider runs it: the `backend` property, the text under the grid, and a `backend`
+// field in its 'sampling' and 'render' events.
 
 import { GanforgeError } from '../../common/errors.ts';
 import { drawToCanvas } from './draw.ts';
 import { loadGenerator, type GenerateResult, type Generator, type LoadGeneratorOptions } from './generator.ts';
+import type { Backend } from './ort-web.ts';
+import type { InferenceThread } from './runner.ts';
 
 export const GAN_SAMPLER_ATTRIBUTES = ['model', 'class', 'truncation', 'truncation-mode', 'seed', 'n', 'scale'] as const;
+
+/** Detail of the 'sampling' event, sent when a grid's inference is requested (after the model is loaded). */
+export interface GanSamplerSamplingDetail {
+  /** Images requested. */
+  n: number;
+  /** The execution provider that runs the model. */
+  backend: Backend;
+  /** Where inference runs: 'worker' unless the page cannot start one. */
+  thread: InferenceThread;
+}
 
 /** Detail of the 'render' event. */
 export interface GanSamplerRenderDetail {
@@ -14,6 +28,9 @@ export interface GanSamplerRenderDetail {
   /** Milliseconds spent in generate() (sampling + inference). */
   ms: number;
   generator: Generator;
+  /** The execution provider that ran the model. */
+  backend: Backend;
+  thread: InferenceThread;
 }
 
 // Elements showing the same model share one download and one session.
@@ -53,10 +70,22 @@ export function defineGanSampler(tag = 'gan-sampler'): void {
         canvas { display: block; image-rendering: pixelated; }
         [part=message] { font: 13px/1.4 system-ui, sans-serif; color: #b3261e; max-width: 36em; }
         [part=message]:empty { display: none; }
-      </style><canvas part="grid"></canvas><div part="message" role="alert"></div>`;
+        [part=backend] { font: 11px/1.4 system-ui, sans-serif; color: #5f6368; }
+        [part=backend]:empty { display: none; }
+      </style><canvas part="grid"></canvas><div part="backend"></div><div part="message" role="alert"></div>`;
       this.canvas = root.querySelector('canvas')!;
+      this.backendLabel = root.querySelector('[part=backend]')!;
       this.message = root.querySelector('[part=message]')!;
     }
+
+    private readonly backendLabel: HTMLElement;
+
+    /** The execution provider of the loaded model ('webgpu' or 'wasm'), undefined until one has loaded. */
+    get backend(): Backend | undefined {
+      return this.generator?.info.backend;
+    }
+
+    private generator: Generator | undefined;
 
     connectedCallback(): void {
       this.scheduleRender();
@@ -88,10 +117,13 @@ export function defineGanSampler(tag = 'gan-sampler'): void {
       }
       try {
         const generator = await sharedGenerator(model);
+        this.showBackend(generator);
         const attr = (name: string) => this.getAttribute(name) ?? undefined;
         // Attribute values are strings, exactly like a query string: the shared parser validates them.
         const raw = { n: attr('n'), seed: attr('seed') ?? '0', class: attr('class'), truncation: attr('truncation'), truncationMode: attr('truncation-mode') };
         const params = generator.parseRequest(raw);
+        const { backend, thread } = generator.info;
+        this.dispatchEvent(new CustomEvent<GanSamplerSamplingDetail>('sampling', { detail: { n: params.n, backend, thread } }));
         const started = performance.now();
         const result = await generator.generateParsed(params);
         const ms = performance.now() - started;
@@ -101,10 +133,18 @@ export function defineGanSampler(tag = 'gan-sampler'): void {
         this.canvas.style.width = `${this.canvas.width * (Number.isFinite(scale) && scale > 0 ? scale : 3)}px`;
         this.message.textContent = '';
         this.result = result;
-        this.dispatchEvent(new CustomEvent<GanSamplerRenderDetail>('render', { detail: { result, ms, generator } }));
+        this.dispatchEvent(new CustomEvent<GanSamplerRenderDetail>('render', { detail: { result, ms, generator, backend, thread } }));
       } catch (error) {
         if (id === this.renderId) this.showError(error);
       }
+    }
+
+    private showBackend(generator: Generator): void {
+      if (this.generator === generator) return;
+      this.generator = generator;
+      const { backend, threads, thread, fallbackReason } = generator.info;
+      this.backendLabel.textContent = `${backend}${backend === 'wasm' ? ` · ${threads} thread${threads === 1 ? '' : 's'}` : ''}${thread === 'worker' ? ' · in a worker' : ''}`;
+      this.backendLabel.title = fallbackReason ?? '';
     }
 
     private showError(error: unknown): void {

@@ -6,7 +6,7 @@ export type { ModelManifest } from '../../common/manifest.ts';
 export type { GridOptions, RasterImage } from '../../common/pixels.ts';
 export type { TruncationMode } from '../../common/truncation.ts';
 export { drawToCanvas, toImageData, toPngBlob, toPngBytes, toRaster, type ImageBatch } from './draw.ts';
-export { GAN_SAMPLER_ATTRIBUTES, defineGanSampler, sharedGenerator, type GanSamplerRenderDetail } from './gan-sampler.ts';
+export { GAN_SAMPLER_ATTRIBUTES, defineGanSampler, sharedGenerator, type GanSamplerRenderDetail, type GanSamplerSamplingDetail } from './gan-sampler.ts';
 export {
   DEFAULT_MAX_IMAGES,
   Generator,
@@ -15,6 +15,7 @@ export {
   type GenerateRequest,
   type GenerateResult,
   type GeneratorInfo,
+  type InferenceThread,
   type InterpolateRequest,
   type LoadGeneratorOptions,
   type LoadProgress,

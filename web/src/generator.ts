@@ -1,5 +1,7 @@
-// A generator running in the page: fetch the .onnx, read its manifest, sample with the very code the server uses
+// A generator for the page: fetch the .onnx, read its manifest, sample with the very code the server uses
 // (common/generate-params.ts, common/latents.ts), so one request gives the same latents, bit for bit, on both sides.
+// In a browser page the session lives in a Web Worker (web/src/worker-runner.ts) so that inference never blocks the
+// page; in Node, in a worker, or with { worker: false } it runs on the calling thread.
 
 import { GanforgeError, InvalidParameterError, describeValue } from '../../common/errors.ts';
 import { parseGenerateParams, type GenerateParams, type RawGenerateParams } from '../../common/generate-params.ts';
@@ -9,16 +11,13 @@ import { readManifest } from '../../common/onnx-metadata.ts';
 import type { TruncationMode } from '../../common/truncation.ts';
 import { interpolateLatents, type InterpolationMode } from './interpolate.ts';
 import { createWebSession, type Backend, type WebRuntimeOptions, type WebSession } from './ort-web.ts';
+import type { GeneratorRunner, InferenceThread, LoadProgress } from './runner.ts';
+import { canRunInWorker, loadInWorker } from './worker-runner.ts';
+
+export type { InferenceThread, LoadProgress } from './runner.ts';
 
 /** The server's default limit on images per request; the page keeps to the same. */
 export const DEFAULT_MAX_IMAGES = 64;
-
-export interface LoadProgress {
-  /** Bytes received so far. */
-  loaded: number;
-  /** Content-Length of the model, or null when the server does not say. */
-  total: number | null;
-}
 
 export interface LoadGeneratorOptions extends WebRuntimeOptions {
   /** Called as the model's bytes arrive. Default: nothing. */
@@ -29,6 +28,13 @@ export interface LoadGeneratorOptions extends WebRuntimeOptions {
   name?: string;
   /** Aborts the download. Default: none. */
   signal?: AbortSignal;
+  /**
+   * Run the session in a dedicated Web Worker (fetching the model there too), so the page stays responsive during
+   * inference. Default: true in a browser page, false elsewhere (Node, inside a worker).
+   */
+  worker?: boolean;
+  /** URL of the built ganforge-worker.js. Default: next to ganforge.js. */
+  workerUrl?: string | URL;
 }
 
 export interface GeneratorInfo {
@@ -50,6 +56,8 @@ export interface GeneratorInfo {
   threads: number;
   /** Why WebGPU is not in use, when it was considered. */
   fallbackReason: string | undefined;
+  /** Where inference runs: 'worker' (a Web Worker) or 'page' (the thread that loaded the generator). */
+  thread: InferenceThread;
   /** The full manifest read from the model's metadata. */
   manifest: ModelManifest;
 }
@@ -102,13 +110,13 @@ export interface GenerateResult {
 
 export class Generator {
   readonly info: GeneratorInfo;
-  private readonly web: WebSession;
+  private readonly runner: GeneratorRunner;
   private readonly maxImages: number;
   // onnxruntime-web runs one inference per session at a time; calls queue here instead of failing.
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(web: WebSession, manifest: ModelManifest, name: string, maxImages: number) {
-    this.web = web;
+  constructor(runner: GeneratorRunner, manifest: ModelManifest, name: string, maxImages: number) {
+    this.runner = runner;
     this.maxImages = maxImages;
     this.info = Object.freeze({
       name,
@@ -118,9 +126,10 @@ export class Generator {
       imageShape: manifest.imageShape,
       valueRange: manifest.valueRange,
       truncationModes: manifest.truncationModes,
-      backend: web.backend,
-      threads: web.threads,
-      fallbackReason: web.fallbackReason,
+      backend: runner.backend,
+      threads: runner.threads,
+      fallbackReason: runner.fallbackReason,
+      thread: runner.thread,
       manifest,
     });
   }
@@ -186,23 +195,43 @@ export class Generator {
     return this.run(latent, labels, count);
   }
 
-  /** Frees the session (its wasm or GPU memory). */
+  /** Frees the session (its wasm or GPU memory) and, for a worker, the worker. */
   async dispose(): Promise<void> {
     await this.queue.catch(() => {});
-    await this.web.session.release();
+    await this.runner.release();
   }
 
   private run(latent: Float32Array, labels: readonly number[] | null, count: number): Promise<Float32Array> {
-    const task = this.queue.catch(() => {}).then(() => this.runNow(latent, labels, count));
+    const task = this.queue.catch(() => {}).then(() => this.runner.run(latent, labels, count));
     this.queue = task;
     return task;
   }
+}
 
-  private async runNow(latent: Float32Array, labels: readonly number[] | null, count: number): Promise<Float32Array> {
+/** An onnxruntime-web session on this thread. */
+class SessionRunner implements GeneratorRunner {
+  readonly backend: Backend;
+  readonly threads: number;
+  readonly fallbackReason: string | undefined;
+  readonly thread: InferenceThread = 'page';
+  private readonly web: WebSession;
+  private readonly manifest: ModelManifest;
+  private readonly name: string;
+
+  constructor(web: WebSession, manifest: ModelManifest, name: string) {
+    this.web = web;
+    this.manifest = manifest;
+    this.name = name;
+    this.backend = web.backend;
+    this.threads = web.threads;
+    this.fallbackReason = web.fallbackReason;
+  }
+
+  async run(latent: Float32Array, labels: readonly number[] | null, count: number): Promise<Float32Array> {
     const { ort, session } = this.web;
-    const { inputs, output } = this.info.manifest;
+    const { inputs, output, latentDim, imageShape } = this.manifest;
     const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
-      [inputs.latent]: new ort.Tensor('float32', latent, [count, this.info.latentDim]),
+      [inputs.latent]: new ort.Tensor('float32', latent, [count, latentDim]),
     };
     if (inputs.label !== null && labels !== null) {
       feeds[inputs.label] = new ort.Tensor('int64', BigInt64Array.from(labels, (l) => BigInt(l)), [count]);
@@ -210,15 +239,19 @@ export class Generator {
     const results = await session.run(feeds, [output]);
     const tensor = results[output]!;
     try {
-      const expected = [count, ...this.info.imageShape];
+      const expected = [count, ...imageShape];
       if (tensor.dims.length !== 4 || tensor.dims.some((d, i) => d !== expected[i])) {
-        throw new GanforgeError('INVALID_MODEL', `model '${this.info.name}' returned shape [${tensor.dims.join(', ')}], its manifest promises [${expected.join(', ')}]`);
+        throw new GanforgeError('INVALID_MODEL', `model '${this.name}' returned shape [${tensor.dims.join(', ')}], its manifest promises [${expected.join(', ')}]`);
       }
       // A WebGPU output lives on the GPU; getData() downloads it (a plain copy for wasm).
       return (await tensor.getData()) as Float32Array;
     } finally {
       tensor.dispose();
     }
+  }
+
+  release(): Promise<void> {
+    return this.web.session.release();
   }
 }
 
@@ -229,6 +262,16 @@ export class Generator {
 export async function loadGenerator(source: string | URL | Uint8Array | ArrayBuffer, options: LoadGeneratorOptions = {}): Promise<Generator> {
   const maxImages = options.maxImages ?? DEFAULT_MAX_IMAGES;
   if (!Number.isInteger(maxImages) || maxImages < 1) throw new RangeError(`'maxImages' must be a positive integer, got ${maxImages}`);
+  const inWorker = options.worker ?? canRunInWorker();
+  if (inWorker) {
+    if (!canRunInWorker()) throw new InvalidParameterError('worker', "'worker' is true but this is no browser page that can start a Web Worker; use { worker: false }");
+    if (!(typeof source === 'string' || source instanceof URL || source instanceof Uint8Array || source instanceof ArrayBuffer)) {
+      throw new TypeError(`loadGenerator takes a URL or the model's bytes, got ${typeof source}`);
+    }
+    const name = options.name ?? (typeof source === 'string' || source instanceof URL ? undefined : 'model');
+    const loaded = await loadInWorker(source instanceof ArrayBuffer ? new Uint8Array(source) : source, { ...options, ...(name === undefined ? {} : { name }) });
+    return new Generator(loaded.runner, loaded.manifest, loaded.name, maxImages);
+  }
   let bytes: Uint8Array;
   let label: string;
   if (typeof source === 'string' || source instanceof URL) {
@@ -244,7 +287,7 @@ export async function loadGenerator(source: string | URL | Uint8Array | ArrayBuf
   const manifest = readManifest(bytes, label);
   const web = await createWebSession(bytes, options);
   checkSignature(web, manifest, label);
-  return new Generator(web, manifest, name, maxImages);
+  return new Generator(new SessionRunner(web, manifest, name), manifest, name, maxImages);
 }
 
 /** '/models/default.onnx?v=2' → 'default'. */

@@ -31,7 +31,8 @@ export interface WebSession {
   fallbackReason: string | undefined;
 }
 
-const isBrowser = typeof document !== 'undefined';
+// A page or a Web Worker (web/src/inference-worker.ts): both fetch the runtime's files over HTTP, not from node_modules.
+const isBrowser = typeof document !== 'undefined' || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
 
 // env.wasm.* is read once, when the first session initialises a backend; later values are ignored. So the first caller's
 // thread count and file location win, and a different request later is reported back rather than silently dropped.
