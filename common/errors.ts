@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'TIMEOUT' // the request took longer than allowed
   | 'INTERNAL' // a bug: never shown with details
   | 'METHOD_NOT_ALLOWED' // the route exists but not for that HTTP method
-  | 'PAYLOAD_TOO_LARGE'; // a request carries a body the API never reads
+  | 'PAYLOAD_TOO_LARGE' // a request carries a body the API never reads
+  | 'WORKER_CRASHED' // the inference worker running the request died; it is being replaced, so a retry can succeed
+  | 'WRITE_FAILED'; // a checkpoint, pointer or export could not be written (disk full, read-only, no permission)
 
 export class GanforgeError extends Error {
   readonly code: ErrorCode;

@@ -25,6 +25,7 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Obje
   METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   OVERLOADED: 503,
+  WORKER_CRASHED: 503,
   TIMEOUT: 504,
 });
 

@@ -2,8 +2,9 @@
 // blocks the thread that calls it, so the HTTP thread only queues here and awaits. Each worker runs one batch at a
 // time; while all are busy, queued requests for the same model are merged into one batch (dynamic batching), which
 // changes no response: a latent depends only on seed and index, and every image's row of the graph is computed
-// independently (dense layers, BatchNorm in inference form). A worker that dies fails its batch with INTERNAL and is
-// replaced; a request never hangs (timeoutMs bounds it).
+// independently (dense layers, BatchNorm in inference form). A worker that dies fails the batch it was running with
+// WORKER_CRASHED (503: retrying can succeed), hands back the batches it had not started and is replaced; a request
+// never hangs (timeoutMs bounds it).
 //
 // Models can be added, replaced and removed while serving (serve/model-watcher.ts). Every model version has its own
 // key: a request is bound to the version that was current when it was queued, batches never mix versions, and a
@@ -358,20 +359,47 @@ export class InferencePool implements GeneratorRunner {
   }
 
   /**
-   * Kills one worker as a crash would: its running batch fails with INTERNAL (any result it still produces is dropped)
-   * and a fresh worker replaces it. For recovery tests and for recycling a worker. The worker exits at its next JS
-   * turn, not via Worker.terminate(): terminating a thread inside onnxruntime's native run() aborts the whole process
+   * Kills one worker as a crash would: its running batch fails with WORKER_CRASHED and a fresh worker replaces it. For
+   * recovery tests and for recycling a worker; resolves once the thread has exited.
+   * - 'exit' (default): the worker exits at its next JS turn, and any result it still produces is dropped.
+   * - 'throw-in-run': the next batch it runs throws an uncaught exception once onnxruntime's run() has returned, as a
+   *   fault inside inference would (the worker's batches before that one are answered normally).
+   * Never Worker.terminate(): terminating a thread inside onnxruntime's native run() aborts the whole process
    * (checked with onnxruntime-node 1.30: "terminate called after throwing an instance of 'Napi::Error'").
    */
-  async killWorker(index: number): Promise<void> {
-    const slot = this.slots[index];
-    if (slot === undefined) throw new RangeError(`'index' must be in [0, ${this.slots.length - 1}], got ${index}`);
-    const worker = slot.worker;
+  async killWorker(index: number, how: 'exit' | 'throw-in-run' = 'exit'): Promise<void> {
+    const worker = this.slotAt(index).worker;
     if (worker === null) return;
-    worker.removeAllListeners('message');
     const exited = once(worker, 'exit');
-    worker.postMessage({ type: 'exit', code: 70 } satisfies MainToWorker);
+    if (how === 'exit') {
+      worker.removeAllListeners('message');
+      worker.postMessage({ type: 'exit', code: 70 } satisfies MainToWorker);
+    } else {
+      worker.postMessage({ type: 'fault', fault: how } satisfies MainToWorker);
+    }
     await exited;
+  }
+
+  /**
+   * Blocks one worker's thread, as a hung native call would, until the returned function is called: batches sent to
+   * it wait in its message queue. For tests of timeouts and of queueing that must not depend on how fast a batch runs.
+   */
+  stallWorker(index: number): () => void {
+    const worker = this.slotAt(index).worker;
+    if (worker === null) throw new GanforgeError('OVERLOADED', `inference worker ${index} is not running`);
+    const signal = new SharedArrayBuffer(4);
+    worker.postMessage({ type: 'stall', signal } satisfies MainToWorker);
+    return () => {
+      const flag = new Int32Array(signal);
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+    };
+  }
+
+  private slotAt(index: number): WorkerSlot<Batch> {
+    const slot = this.slots[index];
+    if (slot === undefined) throw new RangeError(`'index' must be an integer in [0, ${this.slots.length - 1}], got ${index}`);
+    return slot;
   }
 
   /** Refuses new requests, lets queued and running ones finish, then stops the workers. */
@@ -404,8 +432,11 @@ export class InferencePool implements GeneratorRunner {
     changed: () => this.dispatch(),
     answered: (slot, message) => this.finishBatch(slot, message),
     exited: (slot, { exitCode, running, unstarted, restartInMs }) => {
+      // Not INTERNAL: the request itself may be fine (another worker, or this one's replacement, can answer it), so
+      // the client gets a 503 with a code it can retry on. It is not retried here: a request that crashes its worker
+      // would otherwise take down every worker in turn.
       for (const job of running?.jobs ?? []) {
-        this.settle(job, new GanforgeError('INTERNAL', `inference worker ${slot.index} stopped while running this request`));
+        this.settle(job, new GanforgeError('WORKER_CRASHED', `inference worker ${slot.index} stopped (exit code ${exitCode}) while running this request; it is being replaced, retry`));
       }
       // Batches still waiting in its message queue never started: back to the front of the queue for another worker.
       this.queue.unshift(...unstarted.flatMap((b) => b.jobs).filter((job) => !job.settled));

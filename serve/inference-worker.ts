@@ -25,6 +25,9 @@ interface Entry extends NodeSession {
   retired: boolean;
 }
 
+/** Set by a 'fault' message (InferencePool.killWorker(i, 'throw-in-run')): the next batch throws out of its run. */
+let throwInNextRun = false;
+
 /** Version key → warm session. */
 const sessions = new Map<string, Entry>();
 /** Versions whose session is being created (an unload for one waits for it). */
@@ -107,6 +110,14 @@ async function runBatch(message: Extract<MainToWorker, { type: 'run' }>): Promis
       feeds[entry.label] = new ort.Tensor('int64', message.labels, [message.count]);
     }
     const outputs = await entry.session.run(feeds, [entry.output]);
+    if (throwInNextRun) {
+      throwInNextRun = false;
+      // Uncaught on purpose (nextTick escapes this try): the thread dies mid-batch as with a fault inside inference.
+      process.nextTick(() => {
+        throw new Error(`injected fault: worker threw out of run() of model version '${message.version}'`);
+      });
+      return;
+    }
     const output = outputs[entry.output]!;
     const values = output.data as Float32Array;
     const perImage = values.length / message.count;
@@ -153,6 +164,14 @@ port.on('message', (message: MainToWorker) => {
       break;
     case 'exit':
       process.exit(message.code);
+      break;
+    case 'fault':
+      throwInNextRun = true;
+      break;
+    case 'stall':
+      // Blocks this thread (and so its message queue) until the pool flips the flag.
+      Atomics.wait(new Int32Array(message.signal), 0, 0);
+      break;
   }
 });
 

@@ -74,7 +74,7 @@ export function buildOpenApi(options: OpenApiOptions): Json {
         304: { description: 'Seeded request whose If-None-Match matches the ETag; no inference ran.' },
         ...common,
         404: errorResponse(['UNKNOWN_MODEL'], 'No served model has that name, or none is loaded.'),
-        503: { ...errorResponse(byStatus(503), 'Queue full or shutting down; retry after Retry-After seconds.'), headers: { 'Retry-After': { schema: { type: 'integer' } } } },
+        503: { ...errorResponse(byStatus(503), 'Queue full, shutting down, or the inference worker running the request crashed (it is being replaced); retry after Retry-After seconds.'), headers: { 'Retry-After': { schema: { type: 'integer' } } } },
         504: errorResponse(byStatus(504), 'The generator did not answer in time.'),
       },
     },

@@ -35,7 +35,10 @@ export type MainToWorker =
   | { type: 'run'; id: number; version: string; parts: RunPart[]; labels: BigInt64Array | null; count: number }
   | { type: 'load'; model: WorkerModel }
   | { type: 'unload'; version: string }
-  | { type: 'exit'; code: number };
+  | { type: 'exit'; code: number }
+  // Fault injection for recovery tests (InferencePool.killWorker / stallWorker).
+  | { type: 'fault'; fault: 'throw-in-run' }
+  | { type: 'stall'; signal: SharedArrayBuffer };
 export type WorkerToMain =
   | { type: 'ready'; providers: Record<string, SessionReport> }
   | { type: 'init-error'; message: string }

@@ -88,7 +88,7 @@ test('a worker holds a second batch of a fast model while it runs one; if it die
     const next = pool.run('small', input(1, 8));
     assert.equal(pool.stats().queuedRequests, 0, 'the second batch was handed to the busy worker at once');
     await pool.killWorker(0);
-    await assert.rejects(running, /stopped while running this request/);
+    await assert.rejects(running, /stopped \(exit code 70\) while running this request/);
     assert.deepEqual((await next).dims, [1, 6, 5, 1]);
     assert.equal(pool.stats().restarts, 1);
   } finally {

@@ -71,13 +71,13 @@ test('different models are never merged into one batch', async () => {
   assert.deepEqual(results.map((r) => r.dims[0]), [1, 1, 2]);
 });
 
-test('a killed worker fails its batch with INTERNAL, is restarted, and the pool keeps serving', async () => {
+test('a killed worker fails its batch with WORKER_CRASHED, is restarted, and the pool keeps serving', async () => {
   const restarts = pool.stats().restarts;
   const running = pool.run('slow', input(8, 64, 3));
   const queued = pool.run('small', input(8, 1, 4));
   // The run message is already posted; from this call on, whatever the worker answers is dropped.
   await pool.killWorker(0);
-  await assert.rejects(running, (error: unknown) => error instanceof GanforgeError && error.code === 'INTERNAL');
+  await assert.rejects(running, (error: unknown) => error instanceof GanforgeError && error.code === 'WORKER_CRASHED' && /worker 0 stopped \(exit code 70\)/.test(error.message));
   // The queued request was not in the dead worker; it runs on the replacement.
   assert.deepEqual((await queued).dims, [1, 6, 5, 1]);
   assert.equal(pool.stats().restarts, restarts + 1);
@@ -89,16 +89,19 @@ test('unknown models, wrong inputs, overload and timeouts are clean errors', asy
   await assert.rejects(pool.run('nope', input(8, 1, 1)), (e: unknown) => e instanceof GanforgeError && e.code === 'UNKNOWN_MODEL');
   await assert.rejects(pool.run('small', input(7, 1, 1)), RangeError);
   await assert.rejects(pool.run('digits', input(8, 1, 1)), /needs 1 labels/);
-  // Each slow n=64 run is 1.6 GFLOP (tens of ms on any CPU): the queued second one cannot finish within 10 ms.
+  // The only worker is stalled (as a hung native call would leave it): the first request waits inside it and the
+  // second in the queue, so both time out whatever this machine's speed, and the late answer to the first is dropped.
   const tight = await InferencePool.start({ models: [slow], device: 'cpu', workers: 1, maxQueuedImages: 130, timeoutMs: 10 });
+  const release = tight.stallWorker(0);
   try {
-    const first = tight.run('slow', input(8, 64, 1)).catch((e: unknown) => e);
+    const first = tight.run('slow', input(8, 64, 1));
     const second = tight.run('slow', input(8, 64, 2));
     await assert.rejects(tight.run('slow', input(8, 8, 3)), (e: unknown) => e instanceof GanforgeError && e.code === 'OVERLOADED' && /limit 130/.test(e.message));
+    await assert.rejects(first, (e: unknown) => e instanceof GanforgeError && e.code === 'TIMEOUT' && /10 ms/.test(e.message));
     await assert.rejects(second, (e: unknown) => e instanceof GanforgeError && e.code === 'TIMEOUT' && /10 ms/.test(e.message));
-    await first;
     assert.equal(tight.stats().queuedRequests, 0);
   } finally {
+    release();
     await tight.close();
   }
 });

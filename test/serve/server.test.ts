@@ -11,7 +11,6 @@ import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { GanforgeError } from '../../common/errors.ts';
 import { probeCudaProvider } from '../../runtime/cuda-probe.ts';
-import { INTERNAL_MESSAGE } from '../../serve/http-errors.ts';
 import type { LogEntry } from '../../serve/logger.ts';
 import { startServer, type RunningServer } from '../../serve/server.ts';
 import { getBytes, getJson, makeModelsDir, MODEL_SPECS, type ErrorBody } from './serve-fixtures.ts';
@@ -100,15 +99,16 @@ test('/healthz answers while a large batch runs in a worker (the event loop stay
   assert.equal(answeredMeanwhile, 3, 'health checks answered while the worker ran the batches');
 });
 
-test('a killed worker: its request fails with a clean 500, the worker is restarted, the server keeps serving', async () => {
+test('a killed worker: its request fails with a clean 503 WORKER_CRASHED, the worker is restarted, the server keeps serving', async () => {
   const restarts = (await getJson<Health>(`${server.url}/healthz`)).body.workers.restarts;
   const doomed = getJson<ErrorBody>(`${server.url}/generate?model=slow&n=64&seed=2`);
   while (server.pool.stats().busy === 0) await new Promise((resolve) => setTimeout(resolve, 2));
   await server.pool.killWorker(0);
   const failed = await doomed;
-  assert.equal(failed.status, 500);
-  assert.deepEqual(failed.body, { error: 'INTERNAL', message: INTERNAL_MESSAGE });
-  assert.ok(logs.some((e) => e.event === 'internal-error' && /worker 0 stopped while running this request/.test(String(e.error))), 'the details are in the log');
+  assert.equal(failed.status, 503);
+  assert.equal(failed.headers.get('retry-after'), '1');
+  assert.deepEqual(failed.body, { error: 'WORKER_CRASHED', message: 'inference worker 0 stopped (exit code 70) while running this request; it is being replaced, retry' });
+  assert.ok(logs.some((e) => e.event === 'worker-restarted' && e.worker === 0 && e.failedRequests === 1), 'the restart is in the log');
   const next = await getBytes(`${server.url}/generate?seed=1`);
   assert.equal(next.status, 200);
   const health = (await getJson<Health>(`${server.url}/healthz`)).body;
