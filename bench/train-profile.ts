@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../train/backend.ts';
-import { GanStepper } from '../train/trainer.ts';
+import { GanStepper } from '../train/gan-stepper.ts';
 import { uninstallWasmKernelFixes } from '../train/wasm-kernels.ts';
 import { BENCH_MODELS, LATENT_DIM, buildBenchPair, type BenchModel } from './reference-gans.ts';
 

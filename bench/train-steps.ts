@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type SelectBackendOptions } from '../train/backend.ts';
 import { loadDataset } from '../train/dataset/registry.ts';
-import { GanStepper } from '../train/trainer.ts';
+import { GanStepper } from '../train/gan-stepper.ts';
 import { installWasmKernelFixes, uninstallWasmKernelFixes } from '../train/wasm-kernels.ts';
 import { BENCH_MODELS, LATENT_DIM, MODEL_DESCRIPTIONS, buildBenchPair, type BenchModel } from './reference-gans.ts';
 import { formatStepTable, ganStepFlops, LAYER_MACS, parseTorchResult, ratioToTorch, type StepRow } from './train-steps-report.ts';

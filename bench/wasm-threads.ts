@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../train/backend.ts';
 import { loadDataset } from '../train/dataset/registry.ts';
 import { getFamily, resolveFamilyConfig } from '../train/models/registry.ts';
-import { GanStepper, buildGanPair } from '../train/trainer.ts';
+import { GanStepper } from '../train/gan-stepper.ts';
+import { buildGanPair } from '../train/trainer.ts';
 
 const { values } = parseArgs({ options: { families: { type: 'string', default: 'mlp,dcgan' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' } } });
 const families = values.families.split(',');

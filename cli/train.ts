@@ -9,7 +9,11 @@ import { CACHE_DIR_NAME, DEFAULT_MAX_IN_MEMORY_BYTES } from '../train/dataset/im
 import { DATASETS } from '../train/dataset/registry.ts';
 import { FAMILIES } from '../train/models/registry.ts';
 import { portableCommand } from '../train/portable-paths.ts';
-import { GAN_LOSSES, trainGan, type GanLoss } from '../train/trainer.ts';
+import { LOSSES } from '../train/losses/registry.ts';
+import { OPTIMIZERS } from '../train/optimizers/registry.ts';
+import { SCHEDULE_FORMS } from '../train/optimizers/schedule.ts';
+import { PRESETS } from '../train/presets.ts';
+import { trainGan, type TrainGanOptions } from '../train/trainer.ts';
 import type { Subcommand } from './subcommand.ts';
 
 const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path|image-folder> --out <run-dir> [options]
@@ -28,10 +32,25 @@ const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path|ima
   --epochs N             passes over the data (default 5)
   --steps N              stop after N generator updates instead
   --batch-size N         images per batch (default 64)
-  --lr-g X, --lr-d X     Adam learning rates of generator / discriminator (default 2e-4 each; β1 0.5)
+  --set KEY=VALUE        a family config field (repeatable; VALUE is JSON or text), e.g. --set discriminatorNorm=layer
+  --preset NAME          ${Object.values(PRESETS).map((p) => `${p.name}: ${p.summary}`).join('\n                         ')}
+                         (flags given explicitly override the preset)
+  --loss NAME            ${Object.values(LOSSES).map((l) => `${l.name}: ${l.summary}`).join('\n                         ')}
+                         (default non-saturating)
+  --optimizer NAME       ${Object.values(OPTIMIZERS).map((k) => `${k.name}: ${k.summary}`).join('\n                         ')}
+                         (default adam)
+  --lr-g X, --lr-d X     learning rates of generator / discriminator (default 2e-4 each)
+  --lr-schedule S        ${SCHEDULE_FORMS} (default constant)
+  --beta1 X, --beta2 X   Adam β (default 0.5, 0.999)
+  --momentum X           SGD / RMSProp momentum (default 0)
+  --rho X                RMSProp decay (default 0.9)
+  --epsilon X            Adam / RMSProp ε (default 1e-7)
+  --d-steps N            discriminator (critic) updates per generator update (default 1; WGAN uses 5)
+  --gradient-penalty X   WGAN-GP penalty weight λ on random real/fake interpolates (default 0 = off; the paper uses 10)
+  --weight-clip X        WGAN: clip critic weights to ±X after each update (default 0 = off; the paper uses 0.01)
+  --label-smoothing X    one-sided: real targets 1 − X (default 0; 0.1 is usual; non-saturating/minimax only)
+  --ema X                average G's weights with decay X (e.g. 0.999); the average is sampled and exported (default 0 = off)
   --latent-dim N         width of z (default 100)
-  --loss NAME            generator loss: ${GAN_LOSSES.join(' | ')} (default non-saturating)
-  --d-steps N            discriminator updates per generator update (default 1)
   --seed N               seed of weights, batch order and latents (default 0)
   --limit N              train on the first N images only (image folders: N taken round-robin over the classes)
   --sample-every N       also write a sample grid every N steps (default: per epoch)
@@ -51,6 +70,9 @@ async function run(args: string[]): Promise<number> {
       family: { type: 'string' }, dataset: { type: 'string' }, labels: { type: 'string' }, 'class-names': { type: 'string' },
       out: { type: 'string' }, epochs: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' },
       'lr-g': { type: 'string' }, 'lr-d': { type: 'string' }, 'latent-dim': { type: 'string' }, loss: { type: 'string' },
+      set: { type: 'string', multiple: true }, preset: { type: 'string' }, optimizer: { type: 'string' }, 'lr-schedule': { type: 'string' },
+      beta1: { type: 'string' }, beta2: { type: 'string' }, momentum: { type: 'string' }, rho: { type: 'string' }, epsilon: { type: 'string' },
+      'gradient-penalty': { type: 'string' }, 'weight-clip': { type: 'string' }, 'label-smoothing': { type: 'string' }, ema: { type: 'string' },
       'd-steps': { type: 'string' }, seed: { type: 'string' }, limit: { type: 'string' }, 'sample-every': { type: 'string' },
       'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'image-size': { type: 'string' }, channels: { type: 'string' }, 'cache-dir': { type: 'string' }, 'memory-mb': { type: 'string' },
@@ -65,10 +87,6 @@ async function run(args: string[]): Promise<number> {
   const backend = (values.backend ?? 'auto') as BackendPreference;
   if (!(BACKEND_PREFERENCES as readonly string[]).includes(backend)) {
     throw new InvalidParameterError('backend', `'--backend' must be one of ${BACKEND_PREFERENCES.join(', ')}, got ${backend}`);
-  }
-  const loss = (values.loss ?? 'non-saturating') as GanLoss;
-  if (!(GAN_LOSSES as readonly string[]).includes(loss)) {
-    throw new InvalidParameterError('loss', `'--loss' must be one of ${GAN_LOSSES.join(', ')}, got ${loss}`);
   }
   const threads = values.threads === undefined || values.threads === 'auto' ? 'auto' : int(values.threads, 'threads', 1);
   const selected = await selectBackend({ prefer: backend, wasmThreads: threads });
@@ -113,7 +131,13 @@ async function run(args: string[]): Promise<number> {
       ...(values.seed === undefined ? {} : { seed: int(values.seed, 'seed', 0) }),
       ...(values['sample-every'] === undefined ? {} : { sampleEvery: int(values['sample-every'], 'sample-every', 0) }),
       ...(values['checkpoint-every'] === undefined ? {} : { checkpointEvery: int(values['checkpoint-every'], 'checkpoint-every', 0) }),
-      loss,
+      ...(values.loss === undefined ? {} : { loss: values.loss }),
+      ...(values.preset === undefined ? {} : { preset: values.preset }),
+      ...(values.optimizer === undefined ? {} : { optimizer: values.optimizer }),
+      ...(values['lr-schedule'] === undefined ? {} : { lrSchedule: values['lr-schedule'] }),
+      ...(values.set === undefined ? {} : { familyConfig: familyConfigFlags(values.set) }),
+      ...numberFlags(values, { beta1: 'beta1', beta2: 'beta2', momentum: 'momentum', rho: 'rho', epsilon: 'epsilon', 'gradient-penalty': 'gradientPenalty',
+        'weight-clip': 'weightClip', 'label-smoothing': 'labelSmoothing', ema: 'generatorEma' }),
       resume: values.resume ?? false,
       signal: controller.signal,
       // Recorded in the sidecar and the exported model: absolute paths made relative to the run folder.
@@ -134,6 +158,35 @@ function int(text: string, name: string, min: number): number {
   const value = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min) throw new InvalidParameterError(name, `'--${name}' must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
   return value;
+}
+
+/** Flags that are plain numbers ≥ 0, copied into the options under their option names; ranges are checked by trainGan. */
+type NumberOption = 'beta1' | 'beta2' | 'momentum' | 'rho' | 'epsilon' | 'gradientPenalty' | 'weightClip' | 'labelSmoothing' | 'generatorEma';
+
+function numberFlags(values: Record<string, unknown>, names: Record<string, NumberOption>): Pick<TrainGanOptions, NumberOption> {
+  const out: Pick<TrainGanOptions, NumberOption> = {};
+  for (const [flag, option] of Object.entries(names)) {
+    const text = values[flag];
+    if (typeof text !== 'string') continue;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new InvalidParameterError(option, `'--${flag}' must be a number ≥ 0, got ${JSON.stringify(text)}`);
+    out[option] = value;
+  }
+  return out;
+}
+
+/** --set KEY=VALUE pairs: VALUE parsed as JSON (numbers, booleans, arrays), else kept as text. */
+function familyConfigFlags(pairs: string[]): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new InvalidParameterError('set', `'--set' takes KEY=VALUE (a family config field), got ${JSON.stringify(pair)}`);
+    const text = pair.slice(eq + 1);
+    let value: unknown = text;
+    try { value = JSON.parse(text); } catch { /* not JSON: a plain string such as 'layer' */ }
+    config[pair.slice(0, eq)] = value;
+  }
+  return config;
 }
 
 function channelsFlag(text: string): 1 | 3 {

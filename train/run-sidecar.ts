@@ -29,6 +29,8 @@ export interface RunSidecar {
   /** Generator loss ('non-saturating', 'minimax', ...). */
   loss: string;
   learningRates: { generator: number; discriminator: number };
+  /** How it was optimised (absent in sidecars written before these options existed: Adam, constant rate, no techniques). */
+  training?: TrainingSettings;
   /** Command line that started the run. */
   command: string;
   /** Wall time spent training, seconds, over all sessions of this run. */
@@ -37,4 +39,24 @@ export interface RunSidecar {
   savedAt: string;
   /** Last logged metrics (finite numbers). */
   metrics: Record<string, number>;
+}
+
+/** The optimisation settings of a run, as resolved (preset applied, defaults filled). */
+export interface TrainingSettings {
+  optimizer: string;
+  beta1: number;
+  beta2: number;
+  momentum: number;
+  rho: number;
+  /** null = tfjs's backend epsilon. */
+  epsilon: number | null;
+  /** train/optimizers/schedule.ts form, e.g. 'constant', 'cosine', 'warmup:100,step:1000:0.5'. */
+  lrSchedule: string;
+  discriminatorSteps: number;
+  labelSmoothing: number;
+  gradientPenalty: number;
+  weightClip: number;
+  generatorEma: number;
+  /** The preset the run started from, or null. */
+  preset: string | null;
 }

@@ -15,15 +15,18 @@ import { SeededRandom, assertSeed } from '../common/random.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadDataset, type Dataset, type LoadDatasetOptions } from './dataset/registry.ts';
+import { GanStepper, type DiscriminatorStepMetrics, type GeneratorStepMetrics } from './gan-stepper.ts';
+import { getLoss } from './losses/registry.ts';
 import type { BuildContext, GanFamily } from './models/family.ts';
 import { getFamily, resolveFamilyConfig } from './models/registry.ts';
+import { getOptimizer } from './optimizers/registry.ts';
+import { formatSchedule, parseSchedule, scheduleFactor } from './optimizers/schedule.ts';
 import { portablePath } from './portable-paths.ts';
+import { applyPreset } from './presets.ts';
 import { ProgressBar, type ProgressOptions } from './progress.ts';
 import { SIDECAR_FORMAT, type RunSidecar } from './run-sidecar.ts';
+import { TECHNIQUE_OPTIONS } from './techniques/registry.ts';
 
-export const GAN_LOSSES = ['non-saturating', 'minimax'] as const;
-/** Generator loss: 'non-saturating' minimises −log D(G(z)) (strong early gradients); 'minimax' minimises log(1 − D(G(z))). */
-export type GanLoss = (typeof GAN_LOSSES)[number];
 
 export interface TrainGanOptions {
   /** GAN family name from train/models/registry.ts. */
@@ -40,16 +43,41 @@ export interface TrainGanOptions {
   steps?: number;
   /** Images per batch. Default 64. */
   batchSize?: number;
-  /** Adam learning rate of the generator. Default 2e-4. */
+  /**
+   * A named bundle of the options below (train/presets.ts: 'wgan', 'wgan-gp', ...); options given explicitly win.
+   * Default none.
+   */
+  preset?: string;
+  /** Optimizer of both sides (train/optimizers/registry.ts: adam, rmsprop, sgd). Default 'adam'. */
+  optimizer?: string;
+  /** Learning rate of the generator. Default 2e-4. */
   learningRateGenerator?: number;
-  /** Adam learning rate of the discriminator. Default 2e-4. */
+  /** Learning rate of the discriminator. Default 2e-4. */
   learningRateDiscriminator?: number;
+  /** Learning-rate schedule of both sides (train/optimizers/schedule.ts), e.g. 'cosine', 'step:1000:0.5'. Default 'constant'. */
+  lrSchedule?: string;
   /** Adam β1 for both (0.5 per DCGAN; 0.9 oscillates more). Default 0.5. */
   beta1?: number;
+  /** Adam β2. Default 0.999. */
+  beta2?: number;
+  /** SGD and RMSProp momentum. Default 0. */
+  momentum?: number;
+  /** RMSProp ρ. Default 0.9. */
+  rho?: number;
+  /** Adam and RMSProp ε. Default tfjs's (1e-7). */
+  epsilon?: number;
+  /** One-sided label smoothing: real targets 1 − this (0.1 → 0.9); logit losses only. Default 0. */
+  labelSmoothing?: number;
+  /** WGAN-GP gradient penalty weight λ (0 = off). Default 0. */
+  gradientPenalty?: number;
+  /** WGAN critic weight clipping bound c (0 = off). Default 0. */
+  weightClip?: number;
+  /** Decay of an exponential moving average of G's weights, sampled and exported when on (0 = off). Default 0. */
+  generatorEma?: number;
   /** Width of the latent z. Default 100. */
   latentDim?: number;
-  /** Generator loss. Default 'non-saturating'. */
-  loss?: GanLoss;
+  /** Adversarial loss (train/losses/registry.ts: non-saturating, minimax, wasserstein, hinge). Default 'non-saturating'. */
+  loss?: string;
   /** Discriminator updates per generator update (k in Goodfellow et al., Algorithm 1). Default 1. */
   discriminatorSteps?: number;
   /** Seed of weight initialisation, batch order and latents. Default 0. */
@@ -74,26 +102,19 @@ export interface TrainGanOptions {
   onStep?: (metrics: StepMetrics) => void;
 }
 
-export interface StepMetrics {
+/**
+ * One line of metrics.jsonl. dLoss is D's adversarial loss (for BCE losses the mean of the real and fake
+ * cross-entropies, ln 2 ≈ 0.693 at equilibrium); dReal and dFake are mean D(x) and D(G(z)) (≈ 0.5 at equilibrium) or,
+ * for critic losses, mean critic scores. Auxiliary-classifier families add dClassLoss (ln 10 ≈ 2.30 untrained on 10
+ * classes), dClassAccuracy (share of the real batch classified right) and gClassLoss.
+ */
+export interface StepMetrics extends DiscriminatorStepMetrics, GeneratorStepMetrics {
   /** Generator updates done so far (1-based after the first step). */
   step: number;
   /** Epoch the step belongs to (1-based). */
   epoch: number;
-  /** Discriminator loss: mean of the real and fake binary cross-entropies (ln 2 ≈ 0.693 at equilibrium). */
-  dLoss: number;
-  gLoss: number;
-  /** Mean D(x) on the real batch (sigmoid of the logit; ≈0.5 at equilibrium). */
-  dReal: number;
-  /** Mean D(G(z)) on the fake batch seen by the discriminator step. */
-  dFake: number;
   /** Steps per second over the epoch so far. */
   stepsPerSecond: number;
-  /** Auxiliary-classifier families: D's class cross-entropy, mean over the real and the fake batch (ln 10 ≈ 2.30 untrained on 10 classes). */
-  dClassLoss?: number;
-  /** Auxiliary-classifier families: share of the real batch whose class D's classifier head gets right. */
-  dClassAccuracy?: number;
-  /** Auxiliary-classifier families: class cross-entropy of G's fakes for the labels they were generated for (in gLoss weighted). */
-  gClassLoss?: number;
 }
 
 export interface TrainGanResult {
@@ -116,182 +137,6 @@ export interface TrainGanResult {
 /** Seed of the fixed latents behind every sample grid (the same grid cells across epochs show the same z). */
 export const SAMPLE_SEED = 20240601;
 const SAMPLE_COLUMNS = 8;
-
-export interface GanStepperOptions {
-  generator: tf.LayersModel;
-  discriminator: tf.LayersModel;
-  /** Class count of a conditional pair; null for unconditional. */
-  numClasses: number | null;
-  latentDim: number;
-  loss: GanLoss;
-  learningRateGenerator: number;
-  learningRateDiscriminator: number;
-  beta1: number;
-  seed: number;
-  /**
-   * Weight of the auxiliary class loss when the discriminator returns [logit, class logits] (AC-GAN); null when it
-   * returns the logit alone. Default null.
-   */
-  classLossWeight?: number | null;
-}
-
-/** What one discriminator update reports; the class fields only for an auxiliary-classifier discriminator. */
-export interface DiscriminatorStepMetrics {
-  dLoss: number;
-  dReal: number;
-  dFake: number;
-  dClassLoss?: number;
-  dClassAccuracy?: number;
-}
-
-/**
- * One generator/discriminator pair with its two Adam optimizers. Each update touches only its own side: gradients are
- * taken with respect to that side's trainable variables, and the other side's BatchNorm moving statistics, which a
- * training-mode forward pass would otherwise move, are restored bit for bit.
- */
-export class GanStepper {
-  readonly generator: tf.LayersModel;
-  readonly discriminator: tf.LayersModel;
-  private readonly options: GanStepperOptions;
-  private readonly optimizerG: tf.Optimizer;
-  private readonly optimizerD: tf.Optimizer;
-  private readonly generatorVariables: tf.Variable[];
-  private readonly discriminatorVariables: tf.Variable[];
-  private readonly classLossWeight: number | null;
-
-  constructor(options: GanStepperOptions) {
-    this.options = options;
-    this.classLossWeight = options.classLossWeight ?? null;
-    const outputs = options.discriminator.outputs.length;
-    if (outputs !== (this.classLossWeight === null ? 1 : 2)) {
-      throw new RangeError(`the discriminator has ${outputs} outputs; 'classLossWeight' ${this.classLossWeight === null ? 'null needs 1 (the logit)' : 'set needs 2 (logit, class logits)'}`);
-    }
-    if (this.classLossWeight !== null) {
-      if (options.numClasses === null) throw new RangeError(`an auxiliary classifier needs 'numClasses', got null`);
-      if (!(this.classLossWeight >= 0) || !Number.isFinite(this.classLossWeight)) {
-        throw new RangeError(`'classLossWeight' must be a finite number ≥ 0, got ${this.classLossWeight}`);
-      }
-    }
-    this.generator = options.generator;
-    this.discriminator = options.discriminator;
-    this.optimizerG = tf.train.adam(options.learningRateGenerator, options.beta1, 0.999);
-    this.optimizerD = tf.train.adam(options.learningRateDiscriminator, options.beta1, 0.999);
-    this.generatorVariables = this.generator.trainableWeights.map((w) => w.read() as tf.Variable);
-    this.discriminatorVariables = this.discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
-  }
-
-  /** One discriminator update on a real batch (and its labels when conditional). `key` picks the fake batch's z. */
-  trainDiscriminatorStep(real: tf.Tensor4D, labels: tf.Tensor2D | null, key: number): DiscriminatorStepMetrics {
-    const batchSize = real.shape[0];
-    const auxiliary = this.classLossWeight !== null;
-    if (auxiliary && labels === null) throw new RangeError('an auxiliary-classifier discriminator step needs the real batch\'s labels, got null');
-    let kept: tf.Tensor[] = [];
-    try {
-      tf.tidy(() => {
-        const [z, fakeLabels] = this.latentBatch(batchSize, key);
-        const fakes = withFrozenStatistics(this.generator, () =>
-          this.generator.apply(fakeLabels ? [z, fakeLabels] : z, { training: true }) as tf.Tensor);
-        const { grads } = tf.variableGrads(() => {
-          // An auxiliary-classifier D sees the image alone; the label only enters its class loss.
-          const realOut = this.discriminate(real, auxiliary ? null : labels);
-          const fakeOut = this.discriminate(fakes, auxiliary ? null : fakeLabels);
-          // BCE(real → 1) and BCE(fake → 0) on logits: softplus(−l) and softplus(l).
-          const adversarial = tf.add(tf.softplus(tf.neg(realOut.logits)).mean(), tf.softplus(fakeOut.logits).mean()).div<tf.Scalar>(2);
-          kept = [tf.keep(adversarial.clone()), tf.keep(tf.sigmoid(realOut.logits).mean()), tf.keep(tf.sigmoid(fakeOut.logits).mean())];
-          if (!auxiliary) return adversarial; // the optimizer disposes what it is given, hence the kept clone
-          const classLoss = tf.add(classCrossEntropy(realOut.classLogits!, labels!), classCrossEntropy(fakeOut.classLogits!, fakeLabels!)).div<tf.Scalar>(2);
-          const correct = tf.equal(tf.argMax(realOut.classLogits!, 1), labels!.reshape([-1])).cast('float32').mean();
-          kept.push(tf.keep(classLoss), tf.keep(correct));
-          return tf.add<tf.Scalar>(adversarial, classLoss.mul(this.classLossWeight));
-        }, this.discriminatorVariables);
-        this.optimizerD.applyGradients(grads);
-      });
-      const [dLoss, dReal, dFake, dClassLoss, dClassAccuracy] = readScalars(kept);
-      return { dLoss: dLoss!, dReal: dReal!, dFake: dFake!, ...(auxiliary ? { dClassLoss: dClassLoss!, dClassAccuracy: dClassAccuracy! } : {}) };
-    } finally {
-      for (const t of kept) t.dispose();
-    }
-  }
-
-  /** One generator update through the (untouched) discriminator. gLoss is the adversarial part; gClassLoss the class part. */
-  trainGeneratorStep(batchSize: number, key: number): { gLoss: number; gClassLoss?: number } {
-    const auxiliary = this.classLossWeight !== null;
-    let kept: tf.Tensor[] = [];
-    try {
-      tf.tidy(() => {
-        const [z, fakeLabels] = this.latentBatch(batchSize, key);
-        this.optimizerG.minimize(() => {
-          const fakes = this.generator.apply(fakeLabels ? [z, fakeLabels] : z, { training: true }) as tf.Tensor;
-          const { logits, classLogits } = withFrozenStatistics(this.discriminator, () => this.discriminate(fakes, auxiliary ? null : fakeLabels));
-          const adversarial = this.options.loss === 'non-saturating'
-            ? tf.softplus(tf.neg(logits)).mean<tf.Scalar>() // −log D(G(z))
-            : tf.neg(tf.softplus(logits)).mean<tf.Scalar>(); // log(1 − D(G(z)))
-          kept = [tf.keep(adversarial.clone())];
-          if (!auxiliary) return adversarial; // the optimizer disposes what it is given, hence the kept clone
-          // G is rewarded when D's classifier recognises the fake as the class it was asked to draw.
-          const classLoss = classCrossEntropy(classLogits!, fakeLabels!);
-          kept.push(tf.keep(classLoss));
-          return tf.add<tf.Scalar>(adversarial, classLoss.mul(this.classLossWeight));
-        }, false, this.generatorVariables);
-      });
-      const [gLoss, gClassLoss] = readScalars(kept);
-      return { gLoss: gLoss!, ...(auxiliary ? { gClassLoss: gClassLoss! } : {}) };
-    } finally {
-      for (const t of kept) t.dispose();
-    }
-  }
-
-  /** The discriminator in training mode; `label` is its second input (null for unconditional or auxiliary-classifier D). */
-  private discriminate(images: tf.Tensor, label: tf.Tensor | null): { logits: tf.Tensor; classLogits: tf.Tensor | null } {
-    const out = this.discriminator.apply(label ? [images, label] : images, { training: true }) as tf.Tensor | tf.Tensor[];
-    if (this.classLossWeight === null) return { logits: out as tf.Tensor, classLogits: null };
-    const [logits, classLogits] = out as tf.Tensor[];
-    return { logits: logits!, classLogits: classLogits! };
-  }
-
-  /** z ~ N(0, I) and uniform fake labels, both a function of (seed, key) so a resumed run draws the same batches. */
-  private latentBatch(batchSize: number, key: number): [tf.Tensor2D, tf.Tensor2D | null] {
-    const { latentDim, numClasses, seed } = this.options;
-    const z = tf.randomNormal<tf.Rank.R2>([batchSize, latentDim], 0, 1, 'float32', streamSeed(seed, key));
-    if (numClasses === null) return [z, null];
-    const random = new SeededRandom(seed, key);
-    const labels = Int32Array.from({ length: batchSize }, () => random.nextUint32() % numClasses);
-    return [z, tf.tensor2d(labels, [batchSize, 1], 'int32')];
-  }
-
-  dispose(): void {
-    this.optimizerG.dispose();
-    this.optimizerD.dispose();
-  }
-}
-
-/** Runs `fn` (a training-mode forward pass) and puts the model's non-trainable weights (BN moving stats) back. */
-export function withFrozenStatistics<T>(model: tf.LayersModel, fn: () => T): T {
-  const frozen = model.nonTrainableWeights;
-  if (frozen.length === 0) return fn();
-  const saved = frozen.map((w) => tf.clone(w.read()));
-  try {
-    return fn();
-  } finally {
-    frozen.forEach((w, i) => w.write(saved[i]!));
-    for (const s of saved) s.dispose();
-  }
-}
-
-/** Sparse softmax cross-entropy: class logits [B, K] against int32 labels [B, 1], mean over the batch. */
-function classCrossEntropy(classLogits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
-  const oneHot = tf.oneHot(labels.reshape<tf.Tensor1D>([-1]), classLogits.shape[1]!);
-  return tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(classLogits)), 1)).mean<tf.Scalar>();
-}
-
-function readScalars(tensors: tf.Tensor[]): number[] {
-  return tensors.map((t) => t.dataSync()[0]!);
-}
-
-/** A tfjs random seed (a plain number) for stream `key` of the run seed. */
-function streamSeed(seed: number, key: number): number {
-  return new SeededRandom(seed, key).nextUint32();
-}
 
 /** Builds a family's generator and discriminator for a dataset. */
 export function buildGanPair(family: GanFamily<object>, config: Record<string, unknown>, context: BuildContext): { generator: tf.LayersModel; discriminator: tf.LayersModel } {
@@ -334,10 +179,13 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     pair = buildGanPair(family, familyConfig, context);
   }
   const stepper = new GanStepper({
-    ...pair, numClasses, latentDim: o.latentDim, loss: o.loss, learningRateGenerator: o.learningRateGenerator,
-    learningRateDiscriminator: o.learningRateDiscriminator, beta1: o.beta1, seed: o.seed,
+    ...pair, numClasses, latentDim: o.latentDim, loss: o.loss, optimizer: o.optimizer, learningRateGenerator: o.learningRateGenerator,
+    learningRateDiscriminator: o.learningRateDiscriminator, beta1: o.beta1, beta2: o.beta2, momentum: o.momentum, rho: o.rho,
+    ...(o.epsilon === undefined ? {} : { epsilon: o.epsilon }), seed: o.seed, labelSmoothing: o.labelSmoothing,
+    techniques: Object.fromEntries(TECHNIQUE_OPTIONS.map((name) => [name, o[name]])),
     classLossWeight: family.auxiliaryClassifier === true ? classLossWeightOf(family, familyConfig) : null,
   });
+  const schedule = parseSchedule(o.lrSchedule);
   const backend = tf.getBackend();
   const started = performance.now();
   const seconds = () => previousSeconds + (performance.now() - started) / 1000;
@@ -363,6 +211,11 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     backend,
     loss: o.loss,
     learningRates: { generator: o.learningRateGenerator, discriminator: o.learningRateDiscriminator },
+    training: {
+      optimizer: o.optimizer, beta1: o.beta1, beta2: o.beta2, momentum: o.momentum, rho: o.rho, epsilon: o.epsilon ?? null,
+      lrSchedule: formatSchedule(schedule), discriminatorSteps: o.discriminatorSteps, labelSmoothing: o.labelSmoothing,
+      gradientPenalty: o.gradientPenalty, weightClip: o.weightClip, generatorEma: o.generatorEma, preset: o.preset || null,
+    },
     command: o.command,
     durationSeconds: Math.round(seconds() * 10) / 10,
     savedAt: new Date().toISOString(),
@@ -373,7 +226,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
   };
   const writeSamples = async (name: string) => {
     const path = join(runDir, 'samples', `${name}.png`);
-    await writeFileAtomic(path, encodePng(sampleGrid(pair.generator, context, numClasses)));
+    await writeFileAtomic(path, encodePng(sampleGrid(stepper.samplingGenerator(), context, numClasses)));
     samples.push(path);
   };
 
@@ -391,7 +244,8 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
       while (step < epochEnd) {
         if (o.signal?.aborted) { aborted = true; break; }
         const inEpoch = step - (epoch - 1) * stepsPerEpoch;
-        let d: DiscriminatorStepMetrics = { dLoss: 0, dReal: 0, dFake: 0 };
+        stepper.setLearningRateFactor(scheduleFactor(schedule, step, totalSteps));
+        let d: DiscriminatorStepMetrics = { dLoss: 0, dReal: 0, dFake: 0, gradNormD: 0 };
         for (let j = 0; j < o.discriminatorSteps; j++) {
           const batch = inEpoch * o.discriminatorSteps + j;
           const batchIndices = order.subarray(batch * o.batchSize, (batch + 1) * o.batchSize);
@@ -407,11 +261,11 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
             labels?.dispose();
           }
         }
-        const g = stepper.trainGeneratorStep(o.batchSize, 2 * step + 1);
+        const g: GeneratorStepMetrics = stepper.trainGeneratorStep(o.batchSize, 2 * step + 1);
         step += 1;
         const elapsed = (performance.now() - epochTimer) / 1000;
         last = { step, epoch, ...d, ...g, stepsPerSecond: (step - epochStart) / Math.max(elapsed, 1e-9) };
-        if (![last.dLoss, last.gLoss, last.dReal, last.dFake, last.dClassLoss ?? 0, last.gClassLoss ?? 0].every(Number.isFinite)) {
+        if (!Object.values(last).every(Number.isFinite)) {
           throw new GanforgeError('NAN_LOSS',
             `training diverged at step ${step} (epoch ${epoch}): D loss ${last.dLoss}, G loss ${last.gLoss}; ` +
             `${checkpointDir ? `the last good checkpoint is ${checkpointDir}` : 'no checkpoint was saved before it'}; try lower learning rates`);
@@ -462,7 +316,10 @@ export function sampleGrid(generator: tf.LayersModel, context: BuildContext, num
 
 function describeMetrics(m: StepMetrics): string {
   const classes = m.dClassAccuracy === undefined ? '' : ` cls D ${m.dClassLoss!.toFixed(3)} G ${m.gClassLoss!.toFixed(3)} acc ${(100 * m.dClassAccuracy).toFixed(0)}%`;
-  return `D ${m.dLoss.toFixed(3)} G ${m.gLoss.toFixed(3)} D(x) ${m.dReal.toFixed(2)} D(G(z)) ${m.dFake.toFixed(2)}${classes} ${m.stepsPerSecond.toFixed(1)} step/s`;
+  const scores = m.wassersteinEstimate === undefined
+    ? `D(x) ${m.dReal.toFixed(2)} D(G(z)) ${m.dFake.toFixed(2)}`
+    : `W ${m.wassersteinEstimate.toFixed(3)}${m.gradientPenalty === undefined ? '' : ` GP ${m.gradientPenalty.toFixed(3)}`}`;
+  return `D ${m.dLoss.toFixed(3)} G ${m.gLoss.toFixed(3)} ${scores}${classes} ${m.stepsPerSecond.toFixed(1)} step/s`;
 }
 
 /** An auxiliary-classifier family's class-loss weight from its config (the contract in family.ts). */
@@ -482,12 +339,25 @@ function shuffledIndices(count: number, random: SeededRandom): Int32Array {
   return order;
 }
 
-type ResolvedOptions = Required<Omit<TrainGanOptions, 'steps' | 'signal' | 'onStep' | 'progress'>> &
-  Pick<TrainGanOptions, 'steps' | 'signal' | 'onStep'> & { progress: false | Omit<ProgressOptions, 'total' | 'label'> };
+type ResolvedOptions = Required<Omit<TrainGanOptions, 'steps' | 'signal' | 'onStep' | 'progress' | 'epsilon'>> &
+  Pick<TrainGanOptions, 'steps' | 'signal' | 'onStep' | 'epsilon'> & { progress: false | Omit<ProgressOptions, 'total' | 'label'> };
 
-function validateOptions(options: TrainGanOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('trainGan: options must be an object');
+function validateOptions(given: TrainGanOptions): ResolvedOptions {
+  if (typeof given !== 'object' || given === null) throw new TypeError('trainGan: options must be an object');
+  // A preset fills the options the caller left out (its family config merged under the caller's).
+  const options = applyPreset(given);
   const o: ResolvedOptions = {
+    preset: options.preset ?? '',
+    optimizer: options.optimizer ?? 'adam',
+    lrSchedule: options.lrSchedule ?? 'constant',
+    beta2: options.beta2 ?? 0.999,
+    momentum: options.momentum ?? 0,
+    rho: options.rho ?? 0.9,
+    epsilon: options.epsilon,
+    labelSmoothing: options.labelSmoothing ?? 0,
+    gradientPenalty: options.gradientPenalty ?? 0,
+    weightClip: options.weightClip ?? 0,
+    generatorEma: options.generatorEma ?? 0,
     family: options.family,
     familyConfig: options.familyConfig ?? {},
     dataset: options.dataset,
@@ -525,7 +395,23 @@ function validateOptions(options: TrainGanOptions): ResolvedOptions {
   positive('learningRateGenerator', o.learningRateGenerator);
   positive('learningRateDiscriminator', o.learningRateDiscriminator);
   if (typeof o.beta1 !== 'number' || !(o.beta1 >= 0 && o.beta1 < 1)) throw new RangeError(`'beta1' must be a number in [0, 1), got ${String(o.beta1)}`);
-  if (!(GAN_LOSSES as readonly string[]).includes(o.loss)) throw new RangeError(`'loss' must be one of ${GAN_LOSSES.join(', ')}, got ${String(o.loss)}`);
+  getLoss(o.loss);
+  const optimizer = getOptimizer(o.optimizer);
+  parseSchedule(o.lrSchedule);
+  if (typeof o.beta2 !== 'number' || !(o.beta2 >= 0 && o.beta2 < 1)) throw new RangeError(`'beta2' must be a number in [0, 1), got ${String(o.beta2)}`);
+  if (typeof o.momentum !== 'number' || !(o.momentum >= 0 && o.momentum < 1)) throw new RangeError(`'momentum' must be a number in [0, 1), got ${String(o.momentum)}`);
+  if (typeof o.rho !== 'number' || !(o.rho > 0 && o.rho < 1)) throw new RangeError(`'rho' must be a number in (0, 1), got ${String(o.rho)}`);
+  if (o.epsilon !== undefined) positive('epsilon', o.epsilon);
+  // An optimizer parameter given for an optimizer that does not read it would silently do nothing.
+  for (const [name, isSet] of [['beta2', given.beta2 !== undefined], ['momentum', given.momentum !== undefined], ['rho', given.rho !== undefined], ['epsilon', given.epsilon !== undefined]] as const) {
+    if (isSet && !optimizer.reads.includes(name)) {
+      throw new InvalidParameterError(name, `'${name}' does nothing with optimizer '${optimizer.name}', which reads ${optimizer.reads.join(', ')}`);
+    }
+  }
+  for (const name of ['labelSmoothing', 'gradientPenalty', 'weightClip', 'generatorEma'] as const) {
+    const value = o[name];
+    if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) throw new RangeError(`'${name}' must be a finite number ≥ 0 (0 = off), got ${String(value)}`);
+  }
   assertSeed(o.seed);
   return o;
 }

@@ -10,7 +10,8 @@ import { selectBackend } from '../../train/backend.ts';
 import type { Dataset } from '../../train/dataset/registry.ts';
 import { GENERATOR_LAYERS, LABEL_INPUT, LATENT_INPUT, type BuildContext } from '../../train/models/family.ts';
 import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
-import { GanStepper, buildGanPair } from '../../train/trainer.ts';
+import { GanStepper } from '../../train/gan-stepper.ts';
+import { buildGanPair } from '../../train/trainer.ts';
 import { mnistSubset, sameBits, snapshotWeights } from './helpers.ts';
 
 /** Narrow networks keep a conv step in milliseconds; BatchNorm in D too, so both sides have moving statistics. */
@@ -126,7 +127,7 @@ describe('dcgan and cdcgan', () => {
     const ctx = context('dcgan', [28, 28, 1]);
     const build = (overrides: Record<string, unknown>) => dcgan.buildGenerator(resolveFamilyConfig(dcgan, overrides), ctx);
     assert.throws(() => build({ upsampling: 'bilinear' }), /'upsampling' must be 'transpose' or 'resize', got "bilinear"/);
-    assert.throws(() => dcgan.buildDiscriminator(resolveFamilyConfig(dcgan, { discriminatorNorm: 'spectral' }), ctx), /'discriminatorNorm' must be 'none' or 'batch', got "spectral"/);
+    assert.throws(() => dcgan.buildDiscriminator(resolveFamilyConfig(dcgan, { discriminatorNorm: 'spectral' }), ctx), /'discriminatorNorm' must be 'none', 'batch' or 'layer', got "spectral"/);
     assert.throws(() => build({ generatorChannels: 0 }), (e: unknown) => e instanceof RangeError && /'generatorChannels' must be an integer ≥ 1, got 0/.test(e.message));
     assert.throws(() => build({ kernelSize: 2.5 }), /'kernelSize' must be an integer ≥ 1, got 2.5/);
     assert.throws(() => build({ batchNormMomentum: 1 }), /'batchNormMomentum' must be in \[0, 1\), got 1/);

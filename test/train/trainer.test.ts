@@ -10,7 +10,8 @@ import { GanforgeError } from '../../common/errors.ts';
 import { loadCheckpoint } from '../../train/checkpoint.ts';
 import type { Dataset } from '../../train/dataset/registry.ts';
 import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
-import { GanStepper, buildGanPair, trainGan, type StepMetrics } from '../../train/trainer.ts';
+import { GanStepper } from '../../train/gan-stepper.ts';
+import { buildGanPair, trainGan, type StepMetrics } from '../../train/trainer.ts';
 import { mnistSubset, sameBits, snapshotWeights, tempDir, useBestBackend } from './helpers.ts';
 
 /** Small networks keep each step in milliseconds; the code paths are the full ones. */
@@ -191,7 +192,12 @@ describe('training', () => {
     await assert.rejects(trainGan({ ...base, batchSize: 0 }), /'batchSize' must be an integer ≥ 1, got 0/);
     await assert.rejects(trainGan({ ...base, batchSize: 1000 }), /must not exceed the dataset size 256/);
     await assert.rejects(trainGan({ ...base, learningRateGenerator: -1 }), RangeError);
-    await assert.rejects(trainGan({ ...base, loss: 'wasserstein' as 'minimax' }), /'loss' must be one of non-saturating, minimax/);
+    await assert.rejects(trainGan({ ...base, loss: 'wasserstien' }), /unknown loss 'wasserstien'; allowed: non-saturating, minimax, wasserstein, hinge/);
+    await assert.rejects(trainGan({ ...base, optimizer: 'adagrad' }), /unknown optimizer 'adagrad'; allowed: adam, rmsprop, sgd/);
+    await assert.rejects(trainGan({ ...base, optimizer: 'sgd', beta2: 0.9 }), /'beta2' does nothing with optimizer 'sgd', which reads learningRate, momentum/);
+    await assert.rejects(trainGan({ ...base, lrSchedule: 'cosine:5' }), /learning-rate schedule 'cosine:5' is not one of the forms; allowed: constant \| linear/);
+    await assert.rejects(trainGan({ ...base, preset: 'wgan-lp' }), /unknown preset 'wgan-lp'; allowed: wgan, wgan-gp/);
+    await assert.rejects(trainGan({ ...base, loss: 'hinge', labelSmoothing: 0.1 }), /label smoothing applies to losses on probabilities \(non-saturating, minimax\), not to 'hinge'/);
     await assert.rejects(trainGan({ ...base, family: 'cgan', dataset: { ...mnist, labels: null, classes: null } }), /needs labels/);
   });
 });

@@ -19,9 +19,10 @@ export interface DcganConfig {
   batchNormMomentum: number;
   /**
    * Normalisation after the discriminator's convolutions but the first. Default 'none' (the benchmark reference; also
-   * what a gradient-penalty loss needs, since BatchNorm couples the samples of a batch); 'batch' as in the DCGAN paper.
+   * what a gradient-penalty loss needs, since BatchNorm couples the samples of a batch); 'batch' as in the DCGAN paper;
+   * 'layer' normalises each sample over height, width and channels (WGAN-GP's recommendation for its critic).
    */
-  discriminatorNorm: 'none' | 'batch';
+  discriminatorNorm: 'none' | 'batch' | 'layer';
   /**
    * How the generator doubles its grid. Default 'transpose' (Conv2DTranspose stride 2, the reference); 'resize' is a
    * nearest UpSampling2D followed by a stride-1 Conv2D 'same', which avoids transposed convolutions' checkerboard.
@@ -69,8 +70,8 @@ export function validateDcganConfig(config: DcganConfig, family: string): void {
   if (!(config.batchNormMomentum >= 0 && config.batchNormMomentum < 1)) {
     throw new RangeError(`family '${family}' config 'batchNormMomentum' must be in [0, 1), got ${config.batchNormMomentum}`);
   }
-  if (config.discriminatorNorm !== 'none' && config.discriminatorNorm !== 'batch') {
-    throw new RangeError(`family '${family}' config 'discriminatorNorm' must be 'none' or 'batch', got ${JSON.stringify(config.discriminatorNorm)}`);
+  if (config.discriminatorNorm !== 'none' && config.discriminatorNorm !== 'batch' && config.discriminatorNorm !== 'layer') {
+    throw new RangeError(`family '${family}' config 'discriminatorNorm' must be 'none', 'batch' or 'layer', got ${JSON.stringify(config.discriminatorNorm)}`);
   }
   if (config.upsampling !== 'transpose' && config.upsampling !== 'resize') {
     throw new RangeError(`family '${family}' config 'upsampling' must be 'transpose' or 'resize', got ${JSON.stringify(config.upsampling)}`);
@@ -119,12 +120,14 @@ export function dcganDiscriminatorFeatures(image: tf.SymbolicTensor, config: Dcg
   let h = image;
   for (let i = 0; i < stages; i++) {
     // No norm on the first layer (as in the DCGAN paper): normalising the raw pixels' response slows D down.
-    const norm = i > 0 && config.discriminatorNorm === 'batch';
+    const norm = i > 0 && config.discriminatorNorm !== 'none';
     h = tf.layers.conv2d({
       filters: config.discriminatorChannels * 2 ** i, kernelSize: config.kernelSize, strides: 2, padding: 'same', useBias: !norm,
       kernelInitializer: dcganInit(seeds), biasInitializer: 'zeros', name: `d_conv_${i}`,
     }).apply(h) as tf.SymbolicTensor; // [B, h, w, c] → [B, h/2, w/2, 64·2^i]   (28×28: 28→14 ×64, 14→7 ×128)
-    if (norm) h = tf.layers.batchNormalization({ momentum: config.batchNormMomentum, name: `d_bn_${i}` }).apply(h) as tf.SymbolicTensor;
+    if (norm && config.discriminatorNorm === 'batch') h = tf.layers.batchNormalization({ momentum: config.batchNormMomentum, name: `d_bn_${i}` }).apply(h) as tf.SymbolicTensor;
+    // Per-sample statistics over [H, W, C], so the samples of a batch stay independent (a gradient penalty needs that).
+    if (norm && config.discriminatorNorm === 'layer') h = tf.layers.layerNormalization({ axis: [1, 2, 3], name: `d_ln_${i}` }).apply(h) as tf.SymbolicTensor;
     h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `d_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
   }
   return tf.layers.flatten({ name: 'd_flatten' }).apply(h) as tf.SymbolicTensor; // [B, h0·w0·c]   (28×28: [B, 6272])
