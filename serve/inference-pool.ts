@@ -14,7 +14,6 @@
 // What goes into a batch and which worker gets it: serve/batching-policy.ts (pure); the threads' start, death and
 // restart: serve/worker-lifecycle.ts; this file keeps the queue, the model versions and applies the policy's plan.
 
-import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { GanforgeError } from '../common/errors.ts';
 import type { ModelManifest } from '../common/manifest.ts';
@@ -370,7 +369,8 @@ export class InferencePool implements GeneratorRunner {
   async killWorker(index: number, how: 'exit' | 'throw-in-run' = 'exit'): Promise<void> {
     const worker = this.slotAt(index).worker;
     if (worker === null) return;
-    const exited = once(worker, 'exit');
+    // Not events.once: that rejects on the 'error' a worker emits when it dies of an uncaught exception.
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     if (how === 'exit') {
       worker.removeAllListeners('message');
       worker.postMessage({ type: 'exit', code: 70 } satisfies MainToWorker);
