@@ -106,7 +106,7 @@ test('a stalled worker: its requests time out with 504 TIMEOUT while the other w
     }
     for (const answer of answers.filter((a) => a.status !== 200)) {
       assert.equal(answer.status, 504, answer.error);
-      assert.equal(JSON.parse(new TextDecoder().decode(answer.bytes)).error, 'TIMEOUT');
+      assert.equal((JSON.parse(new TextDecoder().decode(answer.bytes)) as { error: string }).error, 'TIMEOUT');
     }
     for (const answer of answers.filter((a) => a.status === 200)) assert.deepEqual(answer.bytes, reference.get(answer.url.replace(tight.url, server.url)));
   } finally {
