@@ -8,6 +8,8 @@ const SUBCOMMANDS: Readonly<Record<string, () => Promise<Subcommand>>> = Object.
   export: async () => (await import('./export.ts')).exportCommand,
   serve: async () => (await import('./serve.ts')).serveCommand,
   eval: async () => (await import('./eval.ts')).evalCommand,
+  compare: async () => (await import('./compare.ts')).compareCommand,
+  dashboard: async () => (await import('./dashboard.ts')).dashboardCommand,
 });
 
 function usage(): string {
@@ -19,6 +21,8 @@ function usage(): string {
     '  export   export a run\'s generator to ONNX    ganforge export runs/mlp --out models/mlp.onnx',
     '  serve    serve a folder of .onnx generators  ganforge serve --models models --port 8080',
     '  eval     measure an MNIST generator          ganforge eval models/default.onnx --truncation 1,0.7',
+    '  compare  several runs\' curves and grids      ganforge compare runs/sgd runs/adam --out compare.png',
+    '  dashboard  live page of the runs in a folder   ganforge dashboard runs --port 8090',
     '',
     "'ganforge <command> --help' lists a command's options.",
   ].join('\n');
