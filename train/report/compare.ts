@@ -28,6 +28,8 @@ export interface CompareRunsResult {
   height: number;
   /** Legend label per run, in order. */
   labels: string[];
+  /** Where each run's grid sits in the picture (SVG pixels; zero height when the run has no grid yet). */
+  grids: { x: number; y: number; width: number; height: number }[];
 }
 
 const MARGIN = 16;
@@ -44,7 +46,8 @@ export async function compareRuns(options: CompareRunsOptions): Promise<CompareR
   })));
   const distinguishing = distinguishingSettings(runs.map((r) => r.settings));
   const labels = uniqueLabels(runs.map((r) => {
-    const parts = distinguishing.filter((k) => k in r.settings).map((k) => `${k} ${formatSetting(r.settings[k]!)}`);
+    // "training.optimizer sgd" reads as "optimizer sgd": the sidecar's grouping is not news to the reader.
+    const parts = distinguishing.filter((k) => k in r.settings).map((k) => `${k.replace(/^training\./, '')} ${formatSetting(r.settings[k]!)}`);
     return parts.length === 0 ? r.name : `${r.name} (${parts.join(', ')})`;
   }));
   const compared: ComparedRun[] = runs.map((r, i) => ({ label: labels[i]!, log: r.log }));
@@ -70,7 +73,9 @@ export async function compareRuns(options: CompareRunsOptions): Promise<CompareR
 
   let x = MARGIN;
   const top = chartSize.height + MARGIN;
+  const grids: CompareRunsResult['grids'] = [];
   const cellParts = cells.map((cell) => {
+    grids.push({ x, y: top + LABEL_HEIGHT, width: cell.width, height: cell.height });
     const parts = [
       `<text x="${x}" y="${top + 14}" font-size="12" font-weight="bold" ${FONT}>${escapeXml(truncate(cell.label, Math.floor(cell.width / 7)))}</text>`,
       `<text x="${x}" y="${top + 29}" font-size="11" fill="#555" ${FONT}>last grid: ${escapeXml(cell.caption)}</text>`,
@@ -92,7 +97,7 @@ export async function compareRuns(options: CompareRunsOptions): Promise<CompareR
   const svgPath = `${stem}.svg`;
   await writeFileAtomic(svgPath, svg);
   await writeFileAtomic(pngPath, await svgToPng(svg));
-  return { png: pngPath, svg: svgPath, width, height, labels };
+  return { png: pngPath, svg: svgPath, width, height, labels, grids };
 }
 
 function formatSetting(value: string | number | boolean): string {
