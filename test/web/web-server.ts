@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../serve/logger.ts';
 import { startServer } from '../../serve/server.ts';
-import { writeFixtureModels } from '../fixtures/onnx-fixtures.ts';
+import { writeFixtureModels, type FixtureGeneratorOptions } from '../fixtures/onnx-fixtures.ts';
 
 export const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
 const root = new URL('../../', import.meta.url).pathname;
@@ -31,11 +31,15 @@ export interface WebTestServer {
   close(): Promise<void>;
 }
 
-/** Fixture models: 'default' a 28×28 conditional generator over the ten digits, 'plain' an unconditional one. */
-export async function startWebTestServer(options: { distDir?: string } = {}): Promise<WebTestServer> {
+/**
+ * Fixture models: 'default' a 28×28 conditional generator over the ten digits, 'plain' an unconditional one, and any
+ * `extraModels` a suite needs (a slow one, say).
+ */
+export async function startWebTestServer(options: { distDir?: string; extraModels?: Record<string, FixtureGeneratorOptions> } = {}): Promise<WebTestServer> {
   const modelsDir = writeFixtureModels(mkdtempSync(join(tmpdir(), 'ganforge-web-')), {
     default: { classes: DIGITS, latentDim: 16, imageShape: [28, 28, 1], weightSeed: 3 },
     plain: { latentDim: 8, imageShape: [12, 12, 1] },
+    ...options.extraModels,
   });
   const server = await startServer({ modelsDir, port: 0, device: 'cpu', workers: 1, logger: silentLogger, ...(options.distDir === undefined ? {} : { web: options.distDir }) });
   const { url } = server;
