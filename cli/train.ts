@@ -13,6 +13,7 @@ import { LOSSES } from '../train/losses/registry.ts';
 import { OPTIMIZERS } from '../train/optimizers/registry.ts';
 import { SCHEDULE_FORMS } from '../train/optimizers/schedule.ts';
 import { PRESETS } from '../train/presets.ts';
+import { formatRunSummary } from '../train/run-summary.ts';
 import { trainGan, type TrainGanOptions } from '../train/trainer.ts';
 import type { Subcommand } from './subcommand.ts';
 
@@ -50,6 +51,8 @@ const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path|ima
   --weight-clip X        WGAN: clip critic weights to ±X after each update (default 0 = off; the paper uses 0.01)
   --label-smoothing X    one-sided: real targets 1 − X (default 0; 0.1 is usual; non-saturating/minimax only)
   --ema X                average G's weights with decay X (e.g. 0.999); the average is sampled and exported (default 0 = off)
+  --eval-every N         run the eval protocol (MNIST judge, 1,000 samples) every N steps; checkpoints there, for export --best
+  --no-diagnoses         do not watch for a won discriminator, mode collapse or divergence (warnings in diagnoses.jsonl)
   --latent-dim N         width of z (default 100)
   --seed N               seed of weights, batch order and latents (default 0)
   --limit N              train on the first N images only (image folders: N taken round-robin over the classes)
@@ -72,6 +75,7 @@ async function run(args: string[]): Promise<number> {
       'lr-g': { type: 'string' }, 'lr-d': { type: 'string' }, 'latent-dim': { type: 'string' }, loss: { type: 'string' },
       set: { type: 'string', multiple: true }, preset: { type: 'string' }, optimizer: { type: 'string' }, 'lr-schedule': { type: 'string' },
       beta1: { type: 'string' }, beta2: { type: 'string' }, momentum: { type: 'string' }, rho: { type: 'string' }, epsilon: { type: 'string' },
+      'eval-every': { type: 'string' }, 'no-diagnoses': { type: 'boolean' },
       'gradient-penalty': { type: 'string' }, 'weight-clip': { type: 'string' }, 'label-smoothing': { type: 'string' }, ema: { type: 'string' },
       'd-steps': { type: 'string' }, seed: { type: 'string' }, limit: { type: 'string' }, 'sample-every': { type: 'string' },
       'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -138,16 +142,14 @@ async function run(args: string[]): Promise<number> {
       ...(values.set === undefined ? {} : { familyConfig: familyConfigFlags(values.set) }),
       ...numberFlags(values, { beta1: 'beta1', beta2: 'beta2', momentum: 'momentum', rho: 'rho', epsilon: 'epsilon', 'gradient-penalty': 'gradientPenalty',
         'weight-clip': 'weightClip', 'label-smoothing': 'labelSmoothing', ema: 'generatorEma' }),
+      ...(values['eval-every'] === undefined ? {} : { evalEvery: int(values['eval-every'], 'eval-every', 1) }),
+      ...(values['no-diagnoses'] ? { diagnoses: false } : {}),
       resume: values.resume ?? false,
       signal: controller.signal,
       // Recorded in the sidecar and the exported model: absolute paths made relative to the run folder.
       command: portableCommand(['ganforge', 'train', ...args], resolve(outDir)),
     });
-    const m = result.metrics;
-    console.error(`${result.aborted ? 'stopped' : 'done'}: step ${result.step}, epoch ${result.epoch}, ${result.durationSeconds.toFixed(0)} s on ${result.backend}` +
-      (m ? `, last D loss ${m.dLoss.toFixed(3)} G loss ${m.gLoss.toFixed(3)} D(x) ${m.dReal.toFixed(2)} D(G(z)) ${m.dFake.toFixed(2)}` : ''));
-    console.error(`checkpoint: ${result.checkpointDir}`);
-    if (result.samples.length > 0) console.error(`samples: ${result.samples[result.samples.length - 1]}`);
+    console.error(formatRunSummary(result.summary));
     return result.aborted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);

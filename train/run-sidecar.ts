@@ -1,6 +1,8 @@
 // The JSON sidecar saved beside every checkpoint (runs/<run>/checkpoints/<step>/run.json). The exporter copies its
 // facts into the ONNX manifest, so nothing downstream has to guess how a generator was built or trained.
 
+import type { EvalRecord } from './observers/observer.ts';
+
 export const SIDECAR_FORMAT = 'ganforge.run/1';
 
 export interface RunSidecar {
@@ -39,6 +41,8 @@ export interface RunSidecar {
   savedAt: string;
   /** Last logged metrics (finite numbers). */
   metrics: Record<string, number>;
+  /** The last eval-protocol result at or before this step (runs trained with --eval-every). */
+  eval?: EvalRecord;
 }
 
 /** The optimisation settings of a run, as resolved (preset applied, defaults filled). */

@@ -3,7 +3,7 @@
 // grids) so a run can be judged without opening a notebook. Runs on whatever tfjs backend is current
 // (train/backend.ts selects it); this file imports '@tensorflow/tfjs' only.
 
-import { createWriteStream } from 'node:fs';
+import { appendFileSync, createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -22,9 +22,14 @@ import { getFamily, resolveFamilyConfig } from './models/registry.ts';
 import { getOptimizer } from './optimizers/registry.ts';
 import { formatSchedule, parseSchedule, scheduleFactor } from './optimizers/schedule.ts';
 import { portablePath } from './portable-paths.ts';
+import { activeRunObserver } from './observers/active-run.ts';
+import { diagnosesObserver, type DiagnosesOptions } from './observers/diagnoses.ts';
+import { evalEveryObserver } from './observers/eval-every.ts';
+import type { Diagnosis, EvalRecord, RunView, TrainingObserver } from './observers/observer.ts';
 import { applyPreset } from './presets.ts';
 import { ProgressBar, type ProgressOptions } from './progress.ts';
 import { SIDECAR_FORMAT, type RunSidecar } from './run-sidecar.ts';
+import { SUMMARY_FILE, summarizeRun, type RunSummary } from './run-summary.ts';
 import { TECHNIQUE_OPTIONS } from './techniques/registry.ts';
 
 
@@ -100,6 +105,14 @@ export interface TrainGanOptions {
   command?: string;
   /** Called after every step with its metrics (tests, custom logging). */
   onStep?: (metrics: StepMetrics) => void;
+  /** Run the eval protocol (MNIST judge, 1,000 samples) every this many steps and at the end; 0 = never. Default 0. */
+  evalEvery?: number;
+  /** Watch for a won discriminator, mode collapse and divergence (train/observers/diagnoses.ts); false = off. Default true. */
+  diagnoses?: boolean | DiagnosesOptions;
+  /** Called with each warning a diagnosis raises (they are also written to diagnoses.jsonl). Default: printed on stderr. */
+  onWarning?: (diagnosis: Diagnosis) => void;
+  /** More observers of the run (train/observers/observer.ts), after the built-in ones. Default []. */
+  observers?: TrainingObserver[];
 }
 
 /**
@@ -132,6 +145,12 @@ export interface TrainGanResult {
   samples: string[];
   backend: string;
   durationSeconds: number;
+  /** Warnings the diagnoses raised, in order. */
+  warnings: Diagnosis[];
+  /** The last eval record (with evalEvery), else null. */
+  eval: EvalRecord | null;
+  /** What the end-of-run summary says (also in <run>/summary.json). */
+  summary: RunSummary;
 }
 
 /** Seed of the fixed latents behind every sample grid (the same grid cells across epochs show the same z). */
@@ -167,12 +186,16 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
   let startStep = 0;
   let previousSeconds = 0;
   let pair: { generator: tf.LayersModel; discriminator: tf.LayersModel };
+  let restoredGeneratorEma: tf.LayersModel | undefined;
   if (o.resume) {
     const loaded = await loadCheckpoint(runDir);
     if (loaded.sidecar.family !== family.name) {
       throw new InvalidParameterError('family', `cannot resume run ${runDir}: it trains family '${loaded.sidecar.family}', not '${family.name}'`);
     }
     pair = { generator: loaded.generator, discriminator: loaded.discriminator };
+    // The EMA generator continues from the checkpoint (not re-cloned from G); a run resumed without --ema drops it.
+    if (loaded.generatorEma && o.generatorEma > 0) restoredGeneratorEma = loaded.generatorEma;
+    else loaded.generatorEma?.dispose();
     startStep = loaded.sidecar.step;
     previousSeconds = loaded.sidecar.durationSeconds;
   } else {
@@ -184,6 +207,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     ...(o.epsilon === undefined ? {} : { epsilon: o.epsilon }), seed: o.seed, labelSmoothing: o.labelSmoothing,
     techniques: Object.fromEntries(TECHNIQUE_OPTIONS.map((name) => [name, o[name]])),
     classLossWeight: family.auxiliaryClassifier === true ? classLossWeightOf(family, familyConfig) : null,
+    ...(restoredGeneratorEma ? { restoredGeneratorEma } : {}),
   });
   const schedule = parseSchedule(o.lrSchedule);
   const backend = tf.getBackend();
@@ -220,9 +244,12 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     durationSeconds: Math.round(seconds() * 10) / 10,
     savedAt: new Date().toISOString(),
     metrics: last === null ? {} : Object.fromEntries(Object.entries(last).filter(([k, v]) => k !== 'step' && k !== 'epoch' && typeof v === 'number')),
+    ...(lastEval === null ? {} : { eval: lastEval }),
   });
   const save = async () => {
-    checkpointDir = await saveCheckpoint({ runDir, ...pair, sidecar: sidecar(), keep: o.keepCheckpoints });
+    // A technique's sampling generator (the EMA average) is checkpointed beside the trained pair.
+    const average = stepper.samplingGenerator();
+    checkpointDir = await saveCheckpoint({ runDir, ...pair, generatorEma: average === pair.generator ? null : average, sidecar: sidecar(), keep: o.keepCheckpoints });
   };
   const writeSamples = async (name: string) => {
     const path = join(runDir, 'samples', `${name}.png`);
@@ -230,10 +257,37 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     samples.push(path);
   };
 
+  const warnings: Diagnosis[] = [];
+  let lastEval: EvalRecord | null = null;
+  let checkpointRequested = false;
+  const run: RunView = {
+    runDir, get step() { return step; }, totalSteps, backend, context, numClasses,
+    samplingGenerator: () => stepper.samplingGenerator(),
+    recordEval(record) {
+      lastEval = record;
+      appendFileSync(join(runDir, 'eval.jsonl'), `${JSON.stringify(record)}\n`);
+      for (const observer of observers) void observer.onEval?.(record, run);
+    },
+    warn(diagnosis) {
+      warnings.push(diagnosis);
+      appendFileSync(join(runDir, 'diagnoses.jsonl'), `${JSON.stringify(diagnosis)}\n`);
+      if (o.onWarning) o.onWarning(diagnosis);
+      else process.stderr.write(`\nwarning ${diagnosis.code} at step ${diagnosis.step}: ${diagnosis.message}\n  try: ${diagnosis.remedy}\n`);
+    },
+    requestCheckpoint() { checkpointRequested = true; },
+  };
+  const observers: TrainingObserver[] = [
+    activeRunObserver(),
+    ...(o.diagnoses === false ? [] : [diagnosesObserver(o.diagnoses === true ? {} : o.diagnoses)]),
+    ...(o.evalEvery > 0 ? [evalEveryObserver({ every: o.evalEvery })] : []),
+    ...o.observers,
+  ];
+
   const realBuffer = new Float32Array(o.batchSize * height * width * channels);
   const labelBuffer = new Int32Array(o.batchSize);
   let aborted = false;
   try {
+    for (const observer of observers) await observer.onStart?.(run);
     while (step < totalSteps) {
       const epoch = Math.floor(step / stepsPerEpoch) + 1;
       const order = shuffledIndices(count, new SeededRandom(o.seed, epoch));
@@ -272,9 +326,14 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
         }
         metricsLog.write(`${JSON.stringify({ ...last, time: Math.round(seconds() * 1000) / 1000 })}\n`);
         o.onStep?.(last);
+        for (const observer of observers) await observer.onStep?.(last, run);
         bar?.update(step - (epoch - 1) * stepsPerEpoch, describeMetrics(last));
         if (o.sampleEvery > 0 && step % o.sampleEvery === 0) await writeSamples(`step-${String(step).padStart(6, '0')}`);
-        if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0) await save();
+        if ((o.checkpointEvery > 0 && step % o.checkpointEvery === 0) || checkpointRequested) {
+          checkpointRequested = false;
+          await save();
+          for (const observer of observers) await observer.onCheckpoint?.(checkpointDir, run);
+        }
         // Let SIGINT handlers and pending I/O run: training steps are synchronous on wasm/cpu.
         await new Promise((r) => setImmediate(r));
       }
@@ -286,12 +345,16 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     if (aborted || checkpointDir === '') await save();
   } finally {
     await new Promise<void>((r) => metricsLog.end(r));
+    for (const observer of observers) await observer.onEnd?.(run);
     stepper.dispose();
   }
-  return {
+  const finished = {
     runDir, checkpointDir, step, epoch: Math.floor(step / stepsPerEpoch), aborted, metrics: last, samples, backend,
-    durationSeconds: seconds(),
+    durationSeconds: seconds(), warnings, eval: lastEval,
   };
+  const summary = summarizeRun(finished, { steps: step - startStep, seconds: (performance.now() - started) / 1000 });
+  await writeFileAtomic(join(runDir, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);
+  return { ...finished, summary };
 }
 
 /** Renders the fixed-latent grid in inference mode (BN moving statistics), exactly as the exported ONNX computes. */
@@ -339,8 +402,8 @@ function shuffledIndices(count: number, random: SeededRandom): Int32Array {
   return order;
 }
 
-type ResolvedOptions = Required<Omit<TrainGanOptions, 'steps' | 'signal' | 'onStep' | 'progress' | 'epsilon'>> &
-  Pick<TrainGanOptions, 'steps' | 'signal' | 'onStep' | 'epsilon'> & { progress: false | Omit<ProgressOptions, 'total' | 'label'> };
+type ResolvedOptions = Required<Omit<TrainGanOptions, 'steps' | 'signal' | 'onStep' | 'progress' | 'epsilon' | 'onWarning'>> &
+  Pick<TrainGanOptions, 'steps' | 'signal' | 'onStep' | 'epsilon' | 'onWarning'> & { progress: false | Omit<ProgressOptions, 'total' | 'label'> };
 
 function validateOptions(given: TrainGanOptions): ResolvedOptions {
   if (typeof given !== 'object' || given === null) throw new TypeError('trainGan: options must be an object');
@@ -381,6 +444,10 @@ function validateOptions(given: TrainGanOptions): ResolvedOptions {
     progress: options.progress === false ? false : options.progress === true || options.progress === undefined ? {} : options.progress,
     command: options.command ?? '',
     onStep: options.onStep,
+    evalEvery: options.evalEvery ?? 0,
+    diagnoses: options.diagnoses ?? true,
+    onWarning: options.onWarning,
+    observers: options.observers ?? [],
   };
   if (typeof o.family !== 'string') throw new TypeError(`'family' must be a string, got ${typeof o.family}`);
   if (typeof o.outDir !== 'string' || o.outDir === '') throw new TypeError(`'outDir' must be a non-empty string, got ${String(o.outDir)}`);
@@ -392,6 +459,7 @@ function validateOptions(given: TrainGanOptions): ResolvedOptions {
   integer('sampleEvery', o.sampleEvery, 0);
   integer('checkpointEvery', o.checkpointEvery, 0);
   integer('keepCheckpoints', o.keepCheckpoints, 0);
+  integer('evalEvery', o.evalEvery, 0);
   positive('learningRateGenerator', o.learningRateGenerator);
   positive('learningRateDiscriminator', o.learningRateDiscriminator);
   if (typeof o.beta1 !== 'number' || !(o.beta1 >= 0 && o.beta1 < 1)) throw new RangeError(`'beta1' must be a number in [0, 1), got ${String(o.beta1)}`);
