@@ -40,6 +40,13 @@ export interface ServerOptions {
   /** How long close() waits for in-flight requests before cutting connections, ms. Default 10000. */
   closeTimeoutMs?: number;
   /**
+   * Longest a client may take to send a request's headers, from its connection or its previous request, ms; a slower
+   * one (an idle connection that never asks, a slowloris trickling header lines) gets 408 and is closed. Default 10000.
+   */
+  headersTimeoutMs?: number;
+  /** Longest a client may take to send a whole request, ms (at least headersTimeoutMs). Default 30000. */
+  requestTimeoutMs?: number;
+  /**
    * The browser client (serve/web-assets.ts: demo page at /, files under /web/): false = API only, a string = its
    * built folder. Default: this package's web/dist (answers a JSON 404 naming the build command until it is built).
    */
@@ -64,6 +71,11 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { modelsDir, port = 8080, host = '127.0.0.1', device = 'auto', logger = createJsonLogger(), closeTimeoutMs = 10_000 } = options;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`'port' must be an integer in [0, 65535], got ${port}`);
+  const { headersTimeoutMs = 10_000, requestTimeoutMs = Math.max(30_000, headersTimeoutMs) } = options;
+  if (!Number.isInteger(headersTimeoutMs) || headersTimeoutMs < 1) throw new RangeError(`'headersTimeoutMs' must be a positive integer (ms), got ${headersTimeoutMs}`);
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < headersTimeoutMs) {
+    throw new RangeError(`'requestTimeoutMs' must be an integer ≥ headersTimeoutMs (${headersTimeoutMs}), got ${requestTimeoutMs}`);
+  }
   // One line on the provider and why, before any session exists: '--device cuda' where CUDA cannot run stops here
   // with the reason (INVALID_PARAMETER), and 'auto' on a machine without it never asks onnxruntime for CUDA.
   const choice = chooseProvider(device);
@@ -84,7 +96,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await pool.close(); // a bad option must not leave worker threads holding the process open
     throw error;
   }
-  const server: Server = createServer(app);
+  // Node's defaults (60 s for the headers, 300 s for a request, checked every 30 s) let a few thousand slow or idle
+  // connections hold sockets and parser state for minutes. The check interval follows the timeouts so that they are
+  // enforced at about the time they say.
+  const server: Server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))) }, app);
   // Per connection: responses not yet completely written, and since when it has had none; close() uses this to close
   // quiet connections at once instead of waiting out their keep-alive timeout.
   const connections = new Map<Socket, { unfinished: number; quietSince: number }>();
