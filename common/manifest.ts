@@ -21,6 +21,11 @@ export interface TrainingRecord {
   /** The CLI command that produced the run, when known. */
   command?: string;
   durationSeconds?: number;
+  /**
+   * Present when the exported weights are the exponential moving average of the trained generator's weights
+   * (`ganforge train --ema`), not the last iterate: the average's decay d (null if the run did not record it).
+   */
+  generatorEma?: number | null;
 }
 
 export interface ModelManifest {

@@ -9,7 +9,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { InvalidParameterError } from '../common/errors.ts';
 import { MANIFEST_FORMAT, type ModelManifest } from '../common/manifest.ts';
 import { TRUNCATION_MODES } from '../common/truncation.ts';
-import { loadCheckpoint } from '../train/checkpoint.ts';
+import { GENERATOR_EMA_DIR, loadCheckpoint } from '../train/checkpoint.ts';
 import { TEMP_PREFIX, fsyncPath, writeFileAtomic } from '../train/atomic-write.ts';
 import type { RunSidecar } from '../train/run-sidecar.ts';
 import { GENERATOR_NAMES, exportGenerator } from './export-generator.ts';
@@ -47,8 +47,8 @@ export interface ExportReport {
   parity: ParityReport;
 }
 
-/** The manifest of a run's generator, from its checkpoint sidecar. */
-export function manifestFromSidecar(sidecar: RunSidecar, ganforgeVersion: string): ModelManifest {
+/** The manifest of a run's generator, from its checkpoint sidecar; `averaged`: the EMA generator is the one exported. */
+export function manifestFromSidecar(sidecar: RunSidecar, ganforgeVersion: string, averaged = false): ModelManifest {
   return {
     format: MANIFEST_FORMAT,
     family: sidecar.family,
@@ -69,27 +69,33 @@ export function manifestFromSidecar(sidecar: RunSidecar, ganforgeVersion: string
       loss: sidecar.loss,
       command: sidecar.command,
       durationSeconds: sidecar.durationSeconds,
+      ...(averaged ? { generatorEma: sidecar.training?.generatorEma ?? null } : {}),
     },
     ganforgeVersion,
   };
 }
 
-/** Loads the run's newest checkpoint, exports its generator, verifies parity and writes the files. */
+/**
+ * Loads the run's newest checkpoint, exports its generator (the EMA average when the run kept one, as the trainer
+ * sampled it), verifies parity and writes the files.
+ */
 export async function exportRun(options: ExportRunOptions): Promise<ExportReport> {
   const { runDir, outPath, ganforgeVersion = GANFORGE_VERSION, ...parity } = options;
   if (typeof runDir !== 'string' || runDir === '') throw new TypeError(`'runDir' must be a non-empty string, got ${String(runDir)}`);
   const checkpoint = await loadCheckpoint(runDir);
+  const averaged = checkpoint.generatorEma !== null;
   try {
     return await writeVerifiedGenerator({
       ...parity,
-      model: checkpoint.generator,
-      manifest: manifestFromSidecar(checkpoint.sidecar, ganforgeVersion),
+      model: checkpoint.generatorEma ?? checkpoint.generator,
+      manifest: manifestFromSidecar(checkpoint.sidecar, ganforgeVersion, averaged),
       outPath,
-      source: { checkpoint: checkpoint.dir, step: checkpoint.sidecar.step },
+      source: { checkpoint: checkpoint.dir, step: checkpoint.sidecar.step, generator: averaged ? GENERATOR_EMA_DIR : 'generator' },
     });
   } finally {
     checkpoint.generator.dispose();
     checkpoint.discriminator.dispose();
+    checkpoint.generatorEma?.dispose();
   }
 }
 

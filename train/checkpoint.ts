@@ -7,6 +7,7 @@
 //   runs/<run>/checkpoints/step-000938/run.json
 //   runs/<run>/checkpoints/step-000938/generator/{model.json,weights.bin}
 //   runs/<run>/checkpoints/step-000938/discriminator/{model.json,weights.bin}
+//   runs/<run>/checkpoints/step-000938/generator-ema/{model.json,weights.bin}   (only with --ema: the averaged generator)
 
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -22,6 +23,8 @@ export const SIDECAR_FILE = 'run.json';
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
 const NETWORKS = ['generator', 'discriminator'] as const;
+/** Folder of the EMA generator (train/techniques/generator-ema.ts), present only in runs trained with it. */
+export const GENERATOR_EMA_DIR = 'generator-ema';
 
 /** The pointer file naming a run's newest complete checkpoint. */
 export interface LatestPointer {
@@ -34,6 +37,8 @@ export interface LatestPointer {
 export interface LoadedCheckpoint {
   generator: tf.LayersModel;
   discriminator: tf.LayersModel;
+  /** The exponential moving average of the generator's weights, when the run kept one; else null. */
+  generatorEma: tf.LayersModel | null;
   sidecar: RunSidecar;
   /** Absolute path of the checkpoint folder that was loaded. */
   dir: string;
@@ -44,6 +49,8 @@ export interface SaveCheckpointOptions {
   runDir: string;
   generator: tf.LayersModel;
   discriminator: tf.LayersModel;
+  /** The EMA generator, saved as generator-ema/ beside the other two. Default none. */
+  generatorEma?: tf.LayersModel | null;
   sidecar: RunSidecar;
   /** Complete checkpoints to keep (older ones are deleted after the pointer moves). Default 3; 0 keeps all. */
   keep?: number;
@@ -56,7 +63,7 @@ export function checkpointName(step: number): string {
 
 /** Saves both networks and the sidecar into runs/<run>/checkpoints/step-N atomically, then moves latest.json to it. */
 export async function saveCheckpoint(options: SaveCheckpointOptions): Promise<string> {
-  const { runDir, generator, discriminator, sidecar, keep = 3 } = options;
+  const { runDir, generator, discriminator, generatorEma, sidecar, keep = 3 } = options;
   if (!Number.isInteger(keep) || keep < 0) throw new RangeError(`'keep' must be a non-negative integer, got ${keep}`);
   const checkpointsDir = join(runDir, CHECKPOINTS_DIR);
   const name = checkpointName(sidecar.step);
@@ -64,6 +71,7 @@ export async function saveCheckpoint(options: SaveCheckpointOptions): Promise<st
   await replaceDirectoryAtomic(dir, async (temp) => {
     await saveLayersModel(generator, join(temp, 'generator'));
     await saveLayersModel(discriminator, join(temp, 'discriminator'));
+    if (generatorEma) await saveLayersModel(generatorEma, join(temp, GENERATOR_EMA_DIR));
     await writeFile(join(temp, SIDECAR_FILE), `${JSON.stringify(sidecar, null, 2)}\n`, { flush: true });
   });
   const pointer: LatestPointer = { format: LATEST_FORMAT, checkpoint: `${CHECKPOINTS_DIR}/${name}`, step: sidecar.step };
@@ -201,6 +209,14 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 async function isCompleteCheckpoint(dir: string): Promise<boolean> {
   const files = [SIDECAR_FILE, ...NETWORKS.flatMap((n) => [join(n, MODEL_FILE), join(n, WEIGHTS_FILE)])];
   for (const f of files) {
@@ -245,5 +261,8 @@ export async function loadCheckpoint(runDir: string): Promise<LoadedCheckpoint> 
   const sidecar = await readSidecar(dir);
   const generator = await loadLayersModel(join(dir, 'generator'));
   const discriminator = await loadLayersModel(join(dir, 'discriminator'));
-  return { generator, discriminator, sidecar, dir };
+  // Checkpoints are written whole (replaceDirectoryAtomic), so a model.json here means the EMA generator was saved.
+  const emaDir = join(dir, GENERATOR_EMA_DIR);
+  const generatorEma = (await isFile(join(emaDir, MODEL_FILE))) ? await loadLayersModel(emaDir) : null;
+  return { generator, discriminator, generatorEma, sidecar, dir };
 }

@@ -45,6 +45,8 @@ export interface GanStepperOptions {
   labelSmoothing?: number;
   /** Techniques to attach (gradient penalty, weight clipping, generator EMA); 0 or absent = off. Default {}. */
   techniques?: Partial<TechniqueOptions>;
+  /** On resume: the EMA generator from the checkpoint, continued by the generatorEma technique (which then owns it). Default none. */
+  restoredGeneratorEma?: tf.LayersModel;
 }
 
 /** Numbers techniques report, under their own names. */
@@ -126,6 +128,7 @@ export class GanStepper {
     this.techniques = createTechniques(options.techniques ?? {}, {
       generator: this.generator, discriminator: this.discriminator, generatorVariables: this.generatorVariables,
       discriminatorVariables: this.discriminatorVariables, numClasses: options.numClasses, loss: this.loss, seed: options.seed,
+      ...(options.restoredGeneratorEma ? { restoredGeneratorEma: options.restoredGeneratorEma } : {}),
     });
   }
 

@@ -1,7 +1,10 @@
 // Every training technique the trainer can attach, keyed by the TrainGanOptions field that turns it on. Each takes one
 // number (its strength); 0 or absent leaves it off. The order here is the order the hooks run in.
 
+import { generatorEmaTechnique } from './generator-ema.ts';
+import { gradientPenaltyTechnique } from './gradient-penalty.ts';
 import type { TechniqueContext, TechniqueKind, TrainingTechnique } from './technique.ts';
+import { weightClippingTechnique } from './weight-clipping.ts';
 
 /** TrainGanOptions fields that switch techniques on; each is a number, 0 = off. */
 export interface TechniqueOptions {
@@ -20,7 +23,11 @@ export interface RegisteredTechnique {
   kind: TechniqueKind<number>;
 }
 
-export const TECHNIQUES: RegisteredTechnique[] = [];
+export const TECHNIQUES: RegisteredTechnique[] = [
+  { option: 'gradientPenalty', kind: gradientPenaltyTechnique },
+  { option: 'weightClip', kind: weightClippingTechnique },
+  { option: 'generatorEma', kind: generatorEmaTechnique },
+];
 
 /** The techniques `options` switches on, attached to the GAN in `context`. */
 export function createTechniques(options: Partial<TechniqueOptions>, context: TechniqueContext): TrainingTechnique[] {

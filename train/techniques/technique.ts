@@ -19,6 +19,8 @@ export interface TechniqueContext {
   loss: AdversarialLoss;
   /** Run seed: techniques that draw random numbers derive them from (seed, key) so a resumed run draws the same. */
   seed: number;
+  /** The EMA generator loaded from a checkpoint on resume, continued instead of re-cloned from G. Default none. */
+  restoredGeneratorEma?: tf.LayersModel;
 }
 
 /** Inputs of a discriminator penalty, evaluated inside D's gradient tape (so the penalty is back-propagated). */
