@@ -158,7 +158,7 @@ test(`seeded fuzz (seed ${SEED}, ${REQUESTS} requests) against the real CLI: no 
     assert.ok(grownMb < 128, `RSS grew by ${grownMb.toFixed(1)} MB (${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssAfter / 2 ** 20).toFixed(0)} MB)`);
     console.log(JSON.stringify({ seed: SEED, requests: REQUESTS, statuses, rssBeforeMb: Math.round(rssBefore / 2 ** 20), rssAfterMb: Math.round(rssAfter / 2 ** 20) }));
     child.kill('SIGTERM');
-    const [code] = await exited;
+    const [code] = (await exited) as [number | null, NodeJS.Signals | null];
     assert.equal(code, 0, 'a clean exit on SIGTERM after the fuzz');
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
