@@ -2,9 +2,9 @@
 // for both sides, so a request that the server accepts the page accepts too, with the same error text.
 
 import { InvalidParameterError, describeValue } from './errors.ts';
-import type { ModelManifest } from './manifest.ts';
+import { truncationKindOf, type ModelManifest } from './manifest.ts';
 import { MAX_SEED } from './random.ts';
-import { parseTruncation, parseTruncationMode, type TruncationMode } from './truncation.ts';
+import { lowestTruncation, parseTruncation, parseTruncationMode, type TruncationMode } from './truncation.ts';
 
 export const OUTPUT_FORMATS = ['png', 'json', 'npy'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -41,7 +41,8 @@ export interface RawGenerateParams {
 export function parseGenerateParams(raw: RawGenerateParams, manifest: ModelManifest, limits: GenerateLimits, defaultSeed: () => number): GenerateParams {
   const n = raw.n === undefined ? 1 : parseInteger(raw.n, 'n', 1, limits.maxImages);
   const seed = raw.seed === undefined ? defaultSeed() : parseInteger(raw.seed, 'seed', 0, MAX_SEED);
-  const truncation = raw.truncation === undefined ? 1 : parseTruncation(single(raw.truncation, 'truncation'));
+  // For a VAE's decoder (kind 'temperature') the number is T and may be 0.
+  const truncation = raw.truncation === undefined ? 1 : parseTruncation(single(raw.truncation, 'truncation'), 'truncation', lowestTruncation(truncationKindOf(manifest)));
   const truncationMode = raw.truncationMode === undefined ? 'psi' : parseTruncationMode(single(raw.truncationMode, 'truncationMode'));
   if (!manifest.truncationModes.includes(truncationMode)) {
     throw new InvalidParameterError('truncationMode', `this model supports truncationMode ${manifest.truncationModes.join(', ')}, got ${truncationMode}`);

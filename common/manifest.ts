@@ -3,7 +3,7 @@
 // and never hard-code latent sizes, shapes or classes.
 
 import { GanforgeError } from './errors.ts';
-import { TRUNCATION_MODES, type TruncationMode } from './truncation.ts';
+import { TRUNCATION_KINDS, TRUNCATION_MODES, type TruncationKind, type TruncationMode } from './truncation.ts';
 
 export const MANIFEST_KEY = 'ganforge.manifest';
 export const MANIFEST_FORMAT = 'ganforge.generator/1';
@@ -46,6 +46,8 @@ export interface ModelManifest {
   output: string;
   /** Truncation modes the consumer may apply to the latent (done outside the graph). */
   truncationModes: TruncationMode[];
+  /** What the `truncation` number means for this model (common/truncation.ts TRUNCATION_KINDS). Absent = { kind: 'latent' }. */
+  truncation?: { kind: TruncationKind };
   training: TrainingRecord;
   ganforgeVersion: string;
 }
@@ -84,9 +86,18 @@ export function parseManifest(json: string, source: string): ModelManifest {
   if (!Array.isArray(m.truncationModes) || !m.truncationModes.every((t) => (TRUNCATION_MODES as readonly unknown[]).includes(t))) {
     fail('truncationModes', `a list drawn from ${TRUNCATION_MODES.join(', ')}`);
   }
+  const convention = m.truncation as Record<string, unknown> | undefined;
+  if (convention !== undefined && (typeof convention !== 'object' || convention === null || !(TRUNCATION_KINDS as readonly unknown[]).includes(convention.kind))) {
+    fail('truncation.kind', `one of ${TRUNCATION_KINDS.join(', ')} (or no 'truncation' field)`);
+  }
   if (typeof m.training !== 'object' || m.training === null) fail('training', 'an object');
   if (typeof m.ganforgeVersion !== 'string') fail('ganforgeVersion', 'a string');
   return m as unknown as ModelManifest;
+}
+
+/** What `truncation` means for the model: its manifest's convention, 'latent' for manifests that state none. */
+export function truncationKindOf(manifest: Pick<ModelManifest, 'truncation'>): TruncationKind {
+  return manifest.truncation?.kind ?? 'latent';
 }
 
 function isPositiveInteger(value: unknown): value is number {

@@ -7,6 +7,10 @@
 //   'resample' BigGAN's truncated normal: z ~ N(0, 1) restricted to |z| ≤ θ. Here `truncation` is the share of the
 //              normal's mass kept, θ = Φ⁻¹((1 + t) / 2) (t = 0.7 → θ ≈ 1.04, t = 0.5 → θ ≈ 0.67), sampled exactly
 //              by inverse CDF, z = Φ⁻¹((1 − t)/2 + t·u), which equals rejection resampling in distribution.
+//
+// What the number means also depends on the model (its manifest's `truncation.kind`, TRUNCATION_KINDS below): for a
+// VAE's decoder it is the sampling temperature T, z ~ N(0, T²·I), which is exactly the 'psi' mode's z = T·Φ⁻¹(u), with
+// T = 0 allowed (every seed then decodes z = 0, the prior's mean).
 
 import { InvalidParameterError, describeValue } from './errors.ts';
 import { inverseNormalCdf } from './random.ts';
@@ -16,6 +20,19 @@ export type TruncationMode = (typeof TRUNCATION_MODES)[number];
 
 /** The smallest accepted truncation: below it every sample collapses onto the mean latent. */
 export const MIN_TRUNCATION = 0.01;
+
+/**
+ * What a model's `truncation` number means (the manifest's `truncation.kind`; absent = 'latent'):
+ *   'latent'      the z-space truncation trick above, in the modes the manifest lists, t ∈ [MIN_TRUNCATION, 1];
+ *   'temperature' a VAE decoder's sampling temperature T ∈ [0, 1], z ~ N(0, T²·I) (the 'psi' mode); T = 0 gives z = 0.
+ */
+export const TRUNCATION_KINDS = ['latent', 'temperature'] as const;
+export type TruncationKind = (typeof TRUNCATION_KINDS)[number];
+
+/** The smallest `truncation` a model of this kind accepts: a temperature may be 0, a truncation must keep some spread. */
+export function lowestTruncation(kind: TruncationKind): number {
+  return kind === 'temperature' ? 0 : MIN_TRUNCATION;
+}
 
 /** Maps one uniform u ∈ (0, 1) to a latent coordinate under the given truncation. */
 export function truncatedCoordinate(u: number, truncation: number, mode: TruncationMode): number {
@@ -31,12 +48,12 @@ export function truncationThreshold(truncation: number, mode: TruncationMode): n
 
 const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
 
-/** Validates a truncation value from a request or option; returns it as a number. */
-export function parseTruncation(value: unknown, parameter = 'truncation'): number {
+/** Validates a truncation value from a request or option (at least `min`, see lowestTruncation); returns it as a number. */
+export function parseTruncation(value: unknown, parameter = 'truncation', min = MIN_TRUNCATION): number {
   // Decimal notation only: Number() would also accept '0b1', '0x1' and '0o1'.
   const t = typeof value === 'string' ? (DECIMAL.test(value) ? Number(value) : NaN) : value;
-  if (typeof t !== 'number' || !Number.isFinite(t) || t < MIN_TRUNCATION || t > 1) {
-    throw new InvalidParameterError(parameter, `'${parameter}' must be a number in [${MIN_TRUNCATION}, 1] (1 = no truncation), got ${describeValue(value)}`);
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < min || t > 1) {
+    throw new InvalidParameterError(parameter, `'${parameter}' must be a number in [${min}, 1] (1 = no truncation), got ${describeValue(value)}`);
   }
   return t;
 }

@@ -12,6 +12,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { parse as parseQueryString, type ParsedUrlQuery } from 'node:querystring';
 import { GanforgeError, InvalidParameterError, describeValue } from '../common/errors.ts';
 import { parseGenerateParams, parseOutputFormat, type GenerateLimits } from '../common/generate-params.ts';
+import { truncationKindOf } from '../common/manifest.ts';
 import { randomSeed } from '../common/latents.ts';
 import { generateEtag, ifNoneMatchHits } from './cache.ts';
 import { generateEncoded } from './generate.ts';
@@ -147,6 +148,7 @@ export function createApp(options: AppOptions): RequestListener {
         imageShape: m.manifest.imageShape,
         valueRange: m.manifest.valueRange,
         truncationModes: m.manifest.truncationModes,
+        truncation: { kind: truncationKindOf(m.manifest) },
         provider: m.provider,
         training: m.manifest.training,
         sha256: m.sha256,
