@@ -10,7 +10,7 @@ import { InvalidParameterError } from '../common/errors.ts';
 import { MANIFEST_FORMAT, type ModelManifest } from '../common/manifest.ts';
 import { TRUNCATION_MODES } from '../common/truncation.ts';
 import { GENERATOR_EMA_DIR, loadCheckpoint } from '../train/checkpoint.ts';
-import { TEMP_PREFIX, fsyncPath, writeFileAtomic } from '../train/atomic-write.ts';
+import { TEMP_PREFIX, asWriteFailure, fsyncPath, writeFileAtomic } from '../train/atomic-write.ts';
 import type { RunSidecar } from '../train/run-sidecar.ts';
 import { GENERATOR_NAMES, exportGenerator } from './export-generator.ts';
 import { verifyGeneratorParity, type ParityOptions, type ParityReport } from './verify.ts';
@@ -108,17 +108,18 @@ export async function writeVerifiedGenerator(options: WriteGeneratorOptions): Pr
   const path = resolve(outPath);
   const sidecarPath = join(dirname(path), `${basename(path, '.onnx')}.json`);
   const bytes = exportGenerator(model, manifest); // throws UNSUPPORTED_LAYER before any file exists
-  await mkdir(dirname(path), { recursive: true });
   // The temp name does not end in .onnx, so a server watching the folder never loads a model that is still unchecked.
   const temp = join(dirname(path), `${TEMP_PREFIX}${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
   let parity: ParityReport;
   try {
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(temp, bytes, { flush: true });
     parity = await verifyGeneratorParity(model, temp, manifest, parityOptions);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
-    throw error;
+    // A full or read-only disk: WRITE_FAILED naming the model file (a model already there is untouched).
+    throw asWriteFailure(error, path);
   }
   await fsyncPath(dirname(path));
   const report: ExportReport = { path, sidecarPath, bytes: bytes.length, manifest, parity };

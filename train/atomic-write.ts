@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { GanforgeError } from '../common/errors.ts';
 
 /** Temp entries start with this prefix; loaders skip any entry whose name starts with it. */
 export const TEMP_PREFIX = '.tmp-';
@@ -12,6 +13,29 @@ export const TEMP_PREFIX = '.tmp-';
 /** True for a name written by this module as a temp entry (left behind only by a crash). */
 export function isTempName(name: string): boolean {
   return name.startsWith(TEMP_PREFIX);
+}
+
+/** errno codes by which a file system refuses a write (not a bug): reported as WRITE_FAILED naming the target. */
+const WRITE_REFUSALS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EFBIG: 'the file would exceed the largest size the file system or a process limit (RLIMIT_FSIZE) allows',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+};
+
+/**
+ * The error to report when writing `target` failed: a file system's refusal (full, read-only, no permission) becomes
+ * a WRITE_FAILED that names the target and says what is left as it was; anything else is returned unchanged.
+ */
+export function asWriteFailure(error: unknown, target: string, kept = 'any previous version is unchanged'): unknown {
+  if (error instanceof GanforgeError) return error;
+  const { code, path } = (error ?? {}) as NodeJS.ErrnoException;
+  const reason = code === undefined ? undefined : WRITE_REFUSALS[code];
+  if (reason === undefined) return error;
+  const where = path !== undefined && path !== target ? ` (${code} at ${path})` : ` (${code})`;
+  return new GanforgeError('WRITE_FAILED', `cannot write ${target}: ${reason}${where}; ${kept}`, { cause: error });
 }
 
 function tempSibling(target: string): string {
@@ -44,14 +68,14 @@ async function writeAndSync(path: string, data: Uint8Array | string): Promise<vo
 
 /** Writes `data` to `path` atomically: a temp file in the same folder, fsync, rename over the target, fsync the folder. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const temp = tempSibling(path);
   try {
+    await mkdir(dirname(path), { recursive: true });
     await writeAndSync(temp, data);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });
-    throw error;
+    throw asWriteFailure(error, path);
   }
   await fsyncPath(dirname(path));
 }
@@ -63,15 +87,15 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
  */
 export async function replaceDirectoryAtomic(target: string, populate: (tempDir: string) => Promise<void>): Promise<void> {
   const parent = dirname(target);
-  await mkdir(parent, { recursive: true });
   const temp = tempSibling(target);
-  await mkdir(temp);
   try {
+    await mkdir(parent, { recursive: true });
+    await mkdir(temp);
     await populate(temp);
     await fsyncPath(temp);
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
-    throw error;
+    throw asWriteFailure(error, target);
   }
   let aside: string | null = null;
   try {
@@ -80,12 +104,24 @@ export async function replaceDirectoryAtomic(target: string, populate: (tempDir:
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR' && code !== 'ENOTDIR') {
       await rm(temp, { recursive: true, force: true });
-      throw error;
+      throw asWriteFailure(error, target);
     }
     // rename(2) will not replace a non-empty folder: move the old one aside, then put the new one in its place.
     aside = tempSibling(target);
-    await rename(target, aside);
-    await rename(temp, target);
+    try {
+      await rename(target, aside);
+    } catch (asideError) {
+      await rm(temp, { recursive: true, force: true });
+      throw asWriteFailure(asideError, target);
+    }
+    try {
+      await rename(temp, target);
+    } catch (swapError) {
+      // Put the old folder back rather than leave nothing at `target`.
+      await rename(aside, target).catch(() => {});
+      await rm(temp, { recursive: true, force: true });
+      throw asWriteFailure(swapError, target);
+    }
   }
   await fsyncPath(parent);
   if (aside !== null) await rm(aside, { recursive: true, force: true });
