@@ -3,9 +3,11 @@
 
 import { GanforgeError } from '../../common/errors.ts';
 import { activationExporter } from './activation.ts';
+import { adaptiveInstanceNormExporter } from './adaptive-instance-norm.ts';
 import { addExporter } from './add.ts';
 import { batchNormalizationExporter } from './batch-normalization.ts';
 import { concatenateExporter } from './concatenate.ts';
+import { constantInputExporter } from './constant-input.ts';
 import { conv2dExporter } from './conv2d.ts';
 import { conv2dTransposeExporter } from './conv2d-transpose.ts';
 import { cropping2dExporter } from './cropping2d.ts';
@@ -17,10 +19,15 @@ import { inputLayerExporter } from './input-layer.ts';
 import type { LayerExporter } from './layer-exporter.ts';
 import { layerNormalizationExporter } from './layer-normalization.ts';
 import { leakyReluExporter } from './leaky-relu.ts';
+import { mixingLatentExporter } from './mixing-latent.ts';
 import { multiplyExporter } from './multiply.ts';
+import { noiseInjectionExporter } from './noise-injection.ts';
+import { pixelNormExporter } from './pixel-norm.ts';
 import { reluExporter } from './relu.ts';
 import { reshapeExporter } from './reshape.ts';
+import { styleMixingExporter } from './style-mixing.ts';
 import { upSampling2dExporter } from './up-sampling2d.ts';
+import { wSpaceTruncationExporter } from './w-space-truncation.ts';
 import { zeroPadding2dExporter } from './zero-padding2d.ts';
 
 export const LAYER_EXPORTERS: Readonly<Record<string, LayerExporter>> = Object.freeze(
@@ -29,6 +36,9 @@ export const LAYER_EXPORTERS: Readonly<Record<string, LayerExporter>> = Object.f
       activationExporter, addExporter, batchNormalizationExporter, concatenateExporter, conv2dExporter, conv2dTransposeExporter,
       cropping2dExporter, denseExporter, dropoutExporter, embeddingExporter, flattenExporter, inputLayerExporter, layerNormalizationExporter,
       leakyReluExporter, multiplyExporter, reluExporter, reshapeExporter, upSampling2dExporter, zeroPadding2dExporter,
+      // stylegan-lite's layers (train/models/layers/).
+      adaptiveInstanceNormExporter, constantInputExporter, mixingLatentExporter, noiseInjectionExporter, pixelNormExporter,
+      styleMixingExporter, wSpaceTruncationExporter,
     ].map((e) => [e.className, e]),
   ),
 );

@@ -9,11 +9,15 @@ export const GENERATOR_LAYERS: readonly string[] = Object.freeze([
   'InputLayer', 'Dense', 'BatchNormalization', 'LeakyReLU', 'ReLU', 'Activation', 'Reshape', 'Flatten', 'Dropout',
   'Embedding', 'Concatenate', 'Multiply', 'Add', 'Conv2D', 'Conv2DTranspose', 'UpSampling2D', 'ZeroPadding2D', 'Cropping2D',
   'LayerNormalization',
+  // stylegan-lite's own layers (train/models/layers/), each with a converter in export/ops/.
+  'PixelNorm', 'ConstantInput', 'NoiseInjection', 'AdaptiveInstanceNorm', 'WSpaceTruncation', 'StyleMixing', 'MixingLatent',
 ]);
 
 /** Names of the generator's inputs (the exporter and the sidecar use these). */
 export const LATENT_INPUT = 'z';
 export const LABEL_INPUT = 'label';
+/** ONNX-only input of a w-space generator: ψ per image, float32 [batch, 1] (the tfjs model has no such input). */
+export const TRUNCATION_INPUT = 'truncation';
 
 /** What a builder needs to know about the data and the run; sizes come from the dataset, never from constants. */
 export interface BuildContext {

@@ -7,6 +7,7 @@ import { cganFamily } from './cgan.ts';
 import { dcganFamily } from './dcgan.ts';
 import type { GanFamily } from './family.ts';
 import { mlpFamily } from './mlp.ts';
+import { cstyleganLiteFamily, styleganLiteFamily } from './stylegan-lite.ts';
 
 export const FAMILIES: Readonly<Record<string, GanFamily<object>>> = Object.freeze({
   mlp: mlpFamily,
@@ -14,6 +15,8 @@ export const FAMILIES: Readonly<Record<string, GanFamily<object>>> = Object.free
   acgan: acganFamily,
   dcgan: dcganFamily,
   cdcgan: cdcganFamily,
+  'stylegan-lite': styleganLiteFamily,
+  'cstylegan-lite': cstyleganLiteFamily,
 });
 
 /** The family called `name`; unknown names → GanforgeError('UNKNOWN_FAMILY') listing the valid ones. */

@@ -1,0 +1,35 @@
+// The second latent z₂ of style mixing: in training a fresh N(0, 1) batch shaped like z (seeded per call); at
+// inference z itself, so the second mapping branch merely repeats the first and StyleMixing discards it. Being a
+// layer keeps the generator a plain functional model with the family's usual inputs (z, label).
+
+import * as tf from '@tensorflow/tfjs';
+import { CallSeeds } from './layer-random.ts';
+
+export interface MixingLatentArgs {
+  /** Seed of the training draws. */
+  seed: number;
+  name?: string;
+}
+
+export class MixingLatent extends tf.layers.Layer {
+  static className = 'MixingLatent';
+  readonly seed: number;
+  private readonly seeds: CallSeeds;
+
+  constructor(args: MixingLatentArgs) {
+    super(args);
+    this.seed = args.seed;
+    this.seeds = new CallSeeds(args.seed);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    const z = Array.isArray(inputs) ? inputs[0]! : inputs;
+    if (kwargs.training !== true) return tf.clone(z);
+    return tf.randomNormal(z.shape, 0, 1, 'float32', this.seeds.next());
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), seed: this.seed };
+  }
+}
+tf.serialization.registerClass(MixingLatent);
