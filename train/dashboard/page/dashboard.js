@@ -74,6 +74,7 @@ function createCard(name) {
     parts: {
       badge: element('span', { className: 'badge' }),
       step: element('span', { className: 'step' }),
+      headline: element('span', { className: 'headline' }),
       stop, stopResult, latest, latestCaption, animation, animationCaption, play, slider,
       settings: element('table', { className: 'settings' }),
       charts: element('div', { className: 'charts' }),
@@ -81,13 +82,13 @@ function createCard(name) {
   };
   const p = card.parts;
   card.el.append(
-    element('div', { className: 'run-head' }, [element('h2', { text: name }), p.badge, p.step, p.stopResult, p.stop]),
+    element('div', { className: 'run-head' }, [element('h2', { text: name }), p.badge, p.step, p.headline, p.stopResult, p.stop]),
     element('div', { className: 'run-body' }, [
       p.charts,
       element('div', { className: 'side' }, [
         element('figure', { className: 'grid-figure' }, [latest, latestCaption]),
         element('figure', { className: 'grid-figure' }, [animation, animationCaption, element('div', { className: 'animation-controls' }, [play, slider])]),
-        element('details', { className: 'config', open: '' }, [element('summary', { text: 'config' }), p.settings]),
+        element('details', { className: 'config' }, [element('summary', { text: 'full config' }), p.settings]),
       ]),
     ]),
   );
@@ -115,6 +116,7 @@ function applySummary(summary) {
   p.step.textContent = `step ${summary.step}`;
   if (summary.active) p.stop.removeAttribute('disabled');
   else p.stop.setAttribute('disabled', '');
+  p.headline.textContent = headline(summary);
   const rows = [['family', summary.family ?? '—'], ['backend', summary.backend ?? '—'], ...Object.entries(summary.settings).filter(([k]) => k !== 'family' && k !== 'backend')];
   p.settings.replaceChildren(...rows.map(([k, v]) => element('tr', {}, [element('td', { text: k }), element('td', { text: String(v) })])));
   const samples = summary.samples;
@@ -131,6 +133,14 @@ function applySummary(summary) {
   const following = card.timer === null && card.frame >= Number(p.slider.dataset.last ?? -1);
   p.slider.dataset.last = String(samples.length - 1);
   showFrame(card, following ? samples.length - 1 : Math.min(card.frame, samples.length - 1));
+}
+
+/** The settings a reader compares runs by, on one line: family · backend · optimizer · loss · learning rates · batch. */
+function headline(summary) {
+  const s = summary.settings;
+  const optimizer = s['training.optimizer'] ?? s.optimizer;
+  const parts = [summary.family, summary.backend, optimizer, s.loss, s['lr G'] === undefined ? undefined : `lr G ${s['lr G']} / D ${s['lr D']}`, s.batchSize === undefined ? undefined : `batch ${s.batchSize}`];
+  return parts.filter((part) => part !== undefined && part !== null).join(' · ');
 }
 
 function showFrame(card, index) {
