@@ -2,6 +2,7 @@
 // and turns Ctrl-C into "save a checkpoint, then exit" instead of losing the run.
 
 import { resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvalidParameterError } from '../common/errors.ts';
 import { BACKEND_PREFERENCES, describeBackend, selectBackend, type BackendPreference } from '../train/backend.ts';
@@ -13,13 +14,15 @@ import { LOSSES } from '../train/losses/registry.ts';
 import { OPTIMIZERS } from '../train/optimizers/registry.ts';
 import { SCHEDULE_FORMS } from '../train/optimizers/schedule.ts';
 import { PRESETS } from '../train/presets.ts';
+import { startDashboard, type Dashboard } from '../train/dashboard/server.ts';
 import { formatRunSummary } from '../train/run-summary.ts';
-import { trainGan, type TrainGanOptions } from '../train/trainer.ts';
+import { train } from '../train/train.ts';
+import type { TrainGanOptions } from '../train/trainer.ts';
 import type { Subcommand } from './subcommand.ts';
 
 const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path|image-folder> --out <run-dir> [options]
 
-  --family NAME          GAN family: ${Object.entries(FAMILIES).map(([n, f]) => `${n} (${f.summary})`).join('; ')}
+  --family NAME          family (vae/cvae: a VAE, trained on the ELBO; lr-g/lr-d are its decoder/encoder rates, default 1e-3): ${Object.entries(FAMILIES).map(([n, f]) => `${n} (${f.summary})`).join('; ')}
   --dataset NAME|PATH    ${Object.keys(DATASETS).join(', ')}, an IDX images file (e.g. Fashion-MNIST's train-images-idx3-ubyte), or a
                          folder of PNG/JPEG images: one sub-folder per class (sorted names), or images directly in it (unlabelled);
                          decoded once into <folder>/${CACHE_DIR_NAME}/ and reused while the files are unchanged
@@ -52,6 +55,8 @@ const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path|ima
   --label-smoothing X    one-sided: real targets 1 − X (default 0; 0.1 is usual; non-saturating/minimax only)
   --ema X                average G's weights with decay X (e.g. 0.999); the average is sampled and exported (default 0 = off)
   --eval-every N         run the eval protocol (MNIST judge, 1,000 samples) every N steps; checkpoints there, for export --best
+  --dashboard            serve the live dashboard of this run while it trains (its stop button saves and stops)
+  --dashboard-port N     its port (default 8090; 0 picks a free one)
   --no-diagnoses         do not watch for a won discriminator, mode collapse or divergence (warnings in diagnoses.jsonl)
   --latent-dim N         width of z (default 100)
   --seed N               seed of weights, batch order and latents (default 0)
@@ -75,7 +80,7 @@ async function run(args: string[]): Promise<number> {
       'lr-g': { type: 'string' }, 'lr-d': { type: 'string' }, 'latent-dim': { type: 'string' }, loss: { type: 'string' },
       set: { type: 'string', multiple: true }, preset: { type: 'string' }, optimizer: { type: 'string' }, 'lr-schedule': { type: 'string' },
       beta1: { type: 'string' }, beta2: { type: 'string' }, momentum: { type: 'string' }, rho: { type: 'string' }, epsilon: { type: 'string' },
-      'eval-every': { type: 'string' }, 'no-diagnoses': { type: 'boolean' },
+      'eval-every': { type: 'string' }, 'no-diagnoses': { type: 'boolean' }, dashboard: { type: 'boolean' }, 'dashboard-port': { type: 'string' },
       'gradient-penalty': { type: 'string' }, 'weight-clip': { type: 'string' }, 'label-smoothing': { type: 'string' }, ema: { type: 'string' },
       'd-steps': { type: 'string' }, seed: { type: 'string' }, limit: { type: 'string' }, 'sample-every': { type: 'string' },
       'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -110,9 +115,22 @@ async function run(args: string[]): Promise<number> {
     controller.abort();
   };
   process.on('SIGINT', onSigint);
+  const outDir = values.out ?? `runs/${family}-${dataset.replace(/[^A-Za-z0-9_-]+/g, '_').slice(-40)}`;
+  let dashboard: Dashboard | null = null;
+  if (values.dashboard) {
+    await mkdir(outDir, { recursive: true });
+    dashboard = await startDashboard({
+      runsDir: outDir, port: values['dashboard-port'] === undefined ? 8090 : int(values['dashboard-port'], 'dashboard-port', 0),
+      onStop: () => {
+        console.error('\ndashboard: stop requested: saving a checkpoint at the current step');
+        controller.abort();
+      },
+    });
+    console.error(`dashboard: ${dashboard.url}`);
+  }
   try {
-    const outDir = values.out ?? `runs/${family}-${dataset.replace(/[^A-Za-z0-9_-]+/g, '_').slice(-40)}`;
-    const result = await trainGan({
+    // train() picks the loop by the family's objective (the GAN loop, or the VAE loop for vae/cvae).
+    const result = await train({
       family,
       dataset,
       datasetOptions: {
@@ -153,6 +171,7 @@ async function run(args: string[]): Promise<number> {
     return result.aborted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);
+    await dashboard?.close();
   }
 }
 

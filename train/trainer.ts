@@ -25,6 +25,7 @@ import { portablePath } from './portable-paths.ts';
 import { activeRunObserver } from './observers/active-run.ts';
 import { diagnosesObserver, type DiagnosesOptions } from './observers/diagnoses.ts';
 import { evalEveryObserver } from './observers/eval-every.ts';
+import { plotsObserver } from './observers/plots.ts';
 import type { Diagnosis, EvalRecord, RunView, TrainingObserver } from './observers/observer.ts';
 import { applyPreset } from './presets.ts';
 import { ProgressBar, type ProgressOptions } from './progress.ts';
@@ -111,6 +112,8 @@ export interface TrainGanOptions {
   diagnoses?: boolean | DiagnosesOptions;
   /** Called with each warning a diagnosis raises (they are also written to diagnoses.jsonl). Default: printed on stderr. */
   onWarning?: (diagnosis: Diagnosis) => void;
+  /** Write the run's curves into <run>/plots/ at every checkpoint (SVG and PNG). Default true. */
+  plots?: boolean;
   /** More observers of the run (train/observers/observer.ts), after the built-in ones. Default []. */
   observers?: TrainingObserver[];
 }
@@ -166,6 +169,9 @@ export function buildGanPair(family: GanFamily<object>, config: Record<string, u
 export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult> {
   const o = validateOptions(options);
   const family = getFamily(o.family);
+  if (family.objective === 'variational') {
+    throw new InvalidParameterError('family', `family '${family.name}' is variational (a VAE): train it with train() from train/train.ts, which runs train/vae-trainer.ts`);
+  }
   const familyConfig = resolveFamilyConfig(family, o.familyConfig);
   const dataset = typeof o.dataset === 'string' ? await loadDataset({ dataset: o.dataset, ...o.datasetOptions }) : o.dataset;
   const [count, height, width, channels] = dataset.shape;
@@ -250,6 +256,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     // A technique's sampling generator (the EMA average) is checkpointed beside the trained pair.
     const average = stepper.samplingGenerator();
     checkpointDir = await saveCheckpoint({ runDir, ...pair, generatorEma: average === pair.generator ? null : average, sidecar: sidecar(), keep: o.keepCheckpoints });
+    for (const observer of observers) await observer.onCheckpoint?.(checkpointDir, run);
   };
   const writeSamples = async (name: string) => {
     const path = join(runDir, 'samples', `${name}.png`);
@@ -266,6 +273,8 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     recordEval(record) {
       lastEval = record;
       appendFileSync(join(runDir, 'eval.jsonl'), `${JSON.stringify(record)}\n`);
+      // Also in metrics.jsonl, where the plots and the dashboard read it (a line without dLoss is an eval line).
+      metricsLog.write(`${JSON.stringify({ kind: 'eval', ...record, protocol: undefined })}\n`);
       for (const observer of observers) void observer.onEval?.(record, run);
     },
     warn(diagnosis) {
@@ -280,6 +289,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     activeRunObserver(),
     ...(o.diagnoses === false ? [] : [diagnosesObserver(o.diagnoses === true ? {} : o.diagnoses)]),
     ...(o.evalEvery > 0 ? [evalEveryObserver({ every: o.evalEvery })] : []),
+    ...(o.plots ? [plotsObserver({ flush: () => new Promise<void>((r) => { if (metricsLog.writableNeedDrain) metricsLog.once('drain', r); else metricsLog.write('', () => r()); }) })] : []),
     ...o.observers,
   ];
 
@@ -332,7 +342,6 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
         if ((o.checkpointEvery > 0 && step % o.checkpointEvery === 0) || checkpointRequested) {
           checkpointRequested = false;
           await save();
-          for (const observer of observers) await observer.onCheckpoint?.(checkpointDir, run);
         }
         // Let SIGINT handlers and pending I/O run: training steps are synchronous on wasm/cpu.
         await new Promise((r) => setImmediate(r));
@@ -393,7 +402,7 @@ function classLossWeightOf(family: GanFamily<object>, config: Record<string, unk
   return weight;
 }
 
-function shuffledIndices(count: number, random: SeededRandom): Int32Array {
+export function shuffledIndices(count: number, random: SeededRandom): Int32Array {
   const order = Int32Array.from({ length: count }, (_, i) => i);
   for (let i = count - 1; i > 0; i--) {
     const j = Math.floor(random.nextOpenUnit() * (i + 1));
@@ -445,6 +454,7 @@ function validateOptions(given: TrainGanOptions): ResolvedOptions {
     command: options.command ?? '',
     onStep: options.onStep,
     evalEvery: options.evalEvery ?? 0,
+    plots: options.plots ?? true,
     diagnoses: options.diagnoses ?? true,
     onWarning: options.onWarning,
     observers: options.observers ?? [],
