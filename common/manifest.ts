@@ -46,8 +46,13 @@ export interface ModelManifest {
   output: string;
   /** Truncation modes the consumer may apply to the latent (done outside the graph). */
   truncationModes: TruncationMode[];
-  /** What the `truncation` number means for this model (common/truncation.ts TRUNCATION_KINDS). Absent = { kind: 'latent' }. */
-  truncation?: { kind: TruncationKind };
+  /**
+   * What the `truncation` number means for this model (common/truncation.ts TRUNCATION_KINDS). Absent = { kind: 'latent' }.
+   * 'w-space' names the graph input that takes ψ (float32 [batch, 1]).
+   */
+  truncation?: { kind: TruncationKind; input?: string };
+  /** Style generators: their per-pixel noise inputs are zero in the exported graph, so a seed gives one image. Absent: no noise inputs. */
+  noise?: 'zeroed';
   training: TrainingRecord;
   ganforgeVersion: string;
 }
@@ -90,6 +95,13 @@ export function parseManifest(json: string, source: string): ModelManifest {
   if (convention !== undefined && (typeof convention !== 'object' || convention === null || !(TRUNCATION_KINDS as readonly unknown[]).includes(convention.kind))) {
     fail('truncation.kind', `one of ${TRUNCATION_KINDS.join(', ')} (or no 'truncation' field)`);
   }
+  if (convention?.kind === 'w-space') {
+    if (typeof convention.input !== 'string' || convention.input === '' || [inputs!.latent, inputs!.label].includes(convention.input)) {
+      fail('truncation.input', 'the name of the ψ input of a w-space model (a string other than the latent and label inputs)');
+    }
+    if (!(m.truncationModes as unknown[]).every((t) => t === 'psi')) fail('truncationModes', "['psi'] for a w-space model (ψ is applied to w, not to z)");
+  }
+  if (m.noise !== undefined && m.noise !== 'zeroed') fail('noise', "absent or 'zeroed'");
   if (typeof m.training !== 'object' || m.training === null) fail('training', 'an object');
   if (typeof m.ganforgeVersion !== 'string') fail('ganforgeVersion', 'a string');
   return m as unknown as ModelManifest;
@@ -98,6 +110,17 @@ export function parseManifest(json: string, source: string): ModelManifest {
 /** What `truncation` means for the model: its manifest's convention, 'latent' for manifests that state none. */
 export function truncationKindOf(manifest: Pick<ModelManifest, 'truncation'>): TruncationKind {
   return manifest.truncation?.kind ?? 'latent';
+}
+
+/** The graph input that takes ψ, for a w-space model; null for every other kind. */
+export function truncationInputOf(manifest: Pick<ModelManifest, 'truncation'>): string | null {
+  return manifest.truncation?.kind === 'w-space' ? manifest.truncation.input ?? null : null;
+}
+
+/** Every graph input the model takes: latent, label (conditional), ψ (w-space). Loaders check the graph against it. */
+export function generatorInputNames(manifest: ModelManifest): string[] {
+  const psi = truncationInputOf(manifest);
+  return [manifest.inputs.latent, ...(manifest.inputs.label === null ? [] : [manifest.inputs.label]), ...(psi === null ? [] : [psi])];
 }
 
 function isPositiveInteger(value: unknown): value is number {

@@ -24,14 +24,33 @@ export const MIN_TRUNCATION = 0.01;
 /**
  * What a model's `truncation` number means (the manifest's `truncation.kind`; absent = 'latent'):
  *   'latent'      the z-space truncation trick above, in the modes the manifest lists, t ∈ [MIN_TRUNCATION, 1];
- *   'temperature' a VAE decoder's sampling temperature T ∈ [0, 1], z ~ N(0, T²·I) (the 'psi' mode); T = 0 gives z = 0.
+ *   'temperature' a VAE decoder's sampling temperature T ∈ [0, 1], z ~ N(0, T²·I) (the 'psi' mode); T = 0 gives z = 0;
+ *   'w-space'     a style generator's ψ ∈ [0, 1]: z is drawn untruncated and ψ goes to the graph input the manifest
+ *                 names (`truncation.input`, float32 [batch, 1]), which computes w' = w̄ + ψ·(w − w̄) with the mean w̄
+ *                 tracked in training; ψ = 0 gives the mean-w image (per class for a conditional model).
  */
-export const TRUNCATION_KINDS = ['latent', 'temperature'] as const;
+export const TRUNCATION_KINDS = ['latent', 'temperature', 'w-space'] as const;
 export type TruncationKind = (typeof TRUNCATION_KINDS)[number];
 
 /** The smallest `truncation` a model of this kind accepts: a temperature may be 0, a truncation must keep some spread. */
 export function lowestTruncation(kind: TruncationKind): number {
-  return kind === 'temperature' ? 0 : MIN_TRUNCATION;
+  return kind === 'latent' ? MIN_TRUNCATION : 0;
+}
+
+/** What a consumer does with one request's truncation: how to draw z, and the ψ to feed the graph (null: it takes none). */
+export interface TruncationPlan {
+  latentTruncation: number;
+  latentMode: TruncationMode;
+  psi: number | null;
+}
+
+/**
+ * The one per-model decision, shared by the server's workers, eval and the page: a w-space model gets untruncated z
+ * and ψ = `truncation` as its graph input; every other kind truncates z itself.
+ */
+export function planTruncation(kind: TruncationKind, truncation: number, mode: TruncationMode): TruncationPlan {
+  if (kind === 'w-space') return { latentTruncation: 1, latentMode: 'psi', psi: truncation };
+  return { latentTruncation: truncation, latentMode: mode, psi: null };
 }
 
 /** Maps one uniform u ∈ (0, 1) to a latent coordinate under the given truncation. */
