@@ -2,7 +2,9 @@
 // number (its strength); 0 or absent leaves it off. The order here is the order the hooks run in.
 
 import { generatorEmaTechnique } from './generator-ema.ts';
+import { gradientPenaltyTechnique } from './gradient-penalty.ts';
 import type { TechniqueContext, TechniqueKind, TrainingTechnique } from './technique.ts';
+import { weightClippingTechnique } from './weight-clipping.ts';
 
 /** TrainGanOptions fields that switch techniques on; each is a number, 0 = off. */
 export interface TechniqueOptions {
@@ -22,6 +24,8 @@ export interface RegisteredTechnique {
 }
 
 export const TECHNIQUES: RegisteredTechnique[] = [
+  { option: 'gradientPenalty', kind: gradientPenaltyTechnique },
+  { option: 'weightClip', kind: weightClippingTechnique },
   { option: 'generatorEma', kind: generatorEmaTechnique },
 ];
 
