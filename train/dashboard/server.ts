@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { GanforgeError, InvalidParameterError } from '../../common/errors.ts';
 import { isTempName } from '../atomic-write.ts';
-import { chartPoints, chartsFor, runChartSpec } from '../report/charts.ts';
+import { chartPoints, chartsFor, compareChartsSpec, runChartSpec } from '../report/charts.ts';
+import { compareLabels } from '../report/compare.ts';
 import { readMetricsLog } from '../report/metrics-log.ts';
 import { compileChart } from '../report/render.ts';
-import { SAMPLES_DIR } from '../report/run-folder.ts';
+import { readRunSidecar, runSettings, SAMPLES_DIR } from '../report/run-folder.ts';
 import { stopRun } from './active-run.ts';
 import { RunsWatcher, type RunsEvent } from './runs-watcher.ts';
 
@@ -116,6 +117,20 @@ function createDashboardApp({ watcher, clients, host, onStop }: AppOptions): exp
       spec: compileChart(runChartSpec(chart, chartPoints(chart, log), PAGE_CHART)),
     }));
     res.json({ run: req.params.name, steps: log.steps.length, charts });
+  });
+
+  // Several runs on shared axes (the same spec as `ganforge compare`): ?runs=a&runs=b
+  app.get('/api/compare', async (req, res) => {
+    const raw: unknown = req.query.runs;
+    const names = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((n): n is string => typeof n === 'string' && n !== '');
+    if (names.length < 1 || names.length > 12) throw new InvalidParameterError('runs', `give 1 to 12 runs as ?runs=a&runs=b, got ${names.length}`);
+    const runs = await Promise.all(names.map(async (name) => {
+      const dir = knownRun(watcher, name);
+      return { name, log: await readMetricsLog(dir), settings: runSettings(await readRunSidecar(dir)) };
+    }));
+    const labels = compareLabels(runs);
+    const spec = compileChart(compareChartsSpec(runs.map((r, i) => ({ label: labels[i]!, log: r.log })), PAGE_CHART));
+    res.json({ runs: runs.map((r, i) => ({ name: r.name, label: labels[i] })), spec });
   });
 
   app.get('/api/runs/:name/samples/:file', (req, res) => {

@@ -44,12 +44,7 @@ export async function compareRuns(options: CompareRunsOptions): Promise<CompareR
   const runs = await Promise.all(dirs.map(async (dir) => ({
     dir, name: runName(dir), log: await readMetricsLog(dir), settings: runSettings(await readRunSidecar(dir)), grids: await listSampleGrids(dir),
   })));
-  const distinguishing = distinguishingSettings(runs.map((r) => r.settings));
-  const labels = uniqueLabels(runs.map((r) => {
-    // "training.optimizer sgd" reads as "optimizer sgd": the sidecar's grouping is not news to the reader.
-    const parts = distinguishing.filter((k) => k in r.settings).map((k) => `${k.replace(/^training\./, '')} ${formatSetting(r.settings[k]!)}`);
-    return parts.length === 0 ? r.name : `${r.name} (${parts.join(', ')})`;
-  }));
+  const labels = compareLabels(runs);
   const compared: ComparedRun[] = runs.map((r, i) => ({ label: labels[i]!, log: r.log }));
   const chartsSvg = runs.some((r) => r.log.steps.length + r.log.evals.length > 0) ? await renderSvg(compareChartsSpec(compared)) : null;
   const chartSize = chartsSvg === null ? { width: 0, height: 0 } : svgSize(chartsSvg);
@@ -98,6 +93,16 @@ export async function compareRuns(options: CompareRunsOptions): Promise<CompareR
   await writeFileAtomic(svgPath, svg);
   await writeFileAtomic(pngPath, await svgToPng(svg));
   return { png: pngPath, svg: svgPath, width, height, labels, grids };
+}
+
+/** Legend labels: each run's name and the settings that differ between the runs ("sgd (optimizer sgd, lr D 1e-3)"). */
+export function compareLabels(runs: readonly { name: string; settings: Record<string, string | number | boolean> }[]): string[] {
+  const distinguishing = distinguishingSettings(runs.map((r) => r.settings));
+  return uniqueLabels(runs.map((r) => {
+    // "training.optimizer sgd" reads as "optimizer sgd": the sidecar's grouping is not news to the reader.
+    const parts = distinguishing.filter((k) => k in r.settings).map((k) => `${k.replace(/^training\./, '')} ${formatSetting(r.settings[k]!)}`);
+    return parts.length === 0 ? r.name : `${r.name} (${parts.join(', ')})`;
+  }));
 }
 
 function formatSetting(value: string | number | boolean): string {

@@ -106,11 +106,15 @@ export function runSettings(sidecar: RunSidecar | null): Record<string, string |
   return settings;
 }
 
-/** The settings whose values differ between runs (what a comparison is about), in first-seen order. */
+/**
+ * The settings whose values differ between runs (what a comparison is about), in first-seen order. Runs without a
+ * sidecar yet (empty settings) take no part: they differ in nothing known.
+ */
 export function distinguishingSettings(all: readonly Record<string, string | number | boolean>[]): string[] {
+  const known = all.filter((s) => Object.keys(s).length > 0);
   const keys: string[] = [];
-  for (const settings of all) for (const key of Object.keys(settings)) if (!keys.includes(key)) keys.push(key);
-  return keys.filter((key) => new Set(all.map((s) => (key in s ? String(s[key]) : '—'))).size > 1);
+  for (const settings of known) for (const key of Object.keys(settings)) if (!keys.includes(key)) keys.push(key);
+  return keys.filter((key) => new Set(known.map((s) => (key in s ? String(s[key]) : '—'))).size > 1);
 }
 
 /** A run's display name: its folder name. */

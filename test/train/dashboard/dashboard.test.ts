@@ -105,6 +105,14 @@ describe('dashboard', () => {
     assert.deepEqual([...new Uint8Array(await grid.arrayBuffer()).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   });
 
+  it('compares runs by name, labelled by what sets them apart', async () => {
+    const { status, body } = await api('/api/compare?runs=live&runs=mlp-trained');
+    assert.equal(status, 200);
+    assert.deepEqual(body.runs, [{ name: 'live', label: 'live' }, { name: 'mlp-trained', label: 'mlp-trained' }]);
+    assert.equal((await api('/api/compare?runs=live&runs=nope')).status, 404);
+    assert.equal((await api('/api/compare')).status, 400);
+  });
+
   it('refuses unknown runs, odd file names, foreign Host headers and stop requests that are not JSON', async () => {
     assert.equal((await api('/api/runs/not-a-run/charts')).status, 404);
     assert.equal((await api('/api/runs/..%2F..%2Fetc/charts')).status, 404);
@@ -210,6 +218,22 @@ describe('dashboard', () => {
       assert.deepEqual(pageErrors, []);
     });
 
+    it('ticking two runs compares them on shared axes, with their grids', async () => {
+      assert.equal(await page.locator('#compare').isVisible(), false);
+      await page.locator('section.run[data-run="mlp-trained"] input.compare-checkbox').check();
+      await page.locator('section.run[data-run="live"] input.compare-checkbox').check();
+      await page.waitForFunction(() => window.ganforgeDashboard.compareLoads >= 1, undefined, { timeout: 30_000 });
+      await page.locator('#compare').waitFor({ state: 'visible', timeout: 30_000 });
+      const text = await page.locator('#compare-chart svg').textContent() ?? '';
+      assert.ok(text.includes('live') && text.includes('mlp-trained'), 'both runs in the legend');
+      // Losses and D outputs: 2 runs × 2 series each; one line per (run, series).
+      assert.ok(await page.locator('#compare-chart svg .mark-line path').count() >= 8);
+      assert.equal(await page.locator('#compare-grids img').count(), 2);
+      await page.locator('section.run[data-run="live"] input.compare-checkbox').uncheck();
+      await page.locator('#compare').waitFor({ state: 'hidden', timeout: 30_000 });
+      assert.deepEqual(pageErrors, []);
+    });
+
     it('appended metrics lines reach the curves through server-sent events; a torn line waits for its newline', async () => {
       const count = () => page.evaluate(() => window.ganforgeDashboard.pointCount('live', 'losses'));
       assert.equal(await count(), 20); // 10 steps × 2 series
@@ -259,6 +283,7 @@ declare global {
     ganforgeDashboard: {
       connected: boolean;
       chartLoads: number;
+      compareLoads: number;
       runEvents: number;
       metricsEvents: number;
       pointCount(run: string, chartId: string): number;

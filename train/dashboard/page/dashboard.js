@@ -2,12 +2,14 @@
 // browser build), config, latest grid, an animation of all grids and a stop-and-save button. One EventSource brings
 // every change; new metric points are inserted into the live views, and a chart set is fetched again only when a run
 // restarts, gains a new kind of curve, or has grown by enough points that the server should thin it again.
-/* global vega, window, document, fetch, Image, EventSource, setInterval, clearInterval, console */
+/* global vega, window, document, fetch, Image, EventSource, setInterval, clearInterval, setTimeout, console */
 
 /** Points inserted into a run's views before its charts are fetched again (downsampled by the server). */
 const RELOAD_AFTER_POINTS = 4000;
 /** Milliseconds per frame of the grid animation. */
 const FRAME_MS = 400;
+/** Least milliseconds between two refreshes of the comparison while compared runs train (it is fetched whole). */
+const COMPARE_REFRESH_MS = 5000;
 
 const runsElement = document.getElementById('runs');
 const cards = new Map();
@@ -18,6 +20,7 @@ const status = {
   runEvents: 0,
   metricsEvents: 0,
   chartLoads: 0,
+  compareLoads: 0,
   /** Points currently in a run's chart view (0 when there is no such chart). */
   pointCount(run, chartId) {
     const view = cards.get(run)?.views.get(chartId);
@@ -59,6 +62,7 @@ function createCard(name) {
   const animation = element('img', { alt: `sample grids of ${name} over time`, className: 'animation-grid' });
   const animationCaption = element('figcaption');
   const play = element('button', { type: 'button', text: '▶ play' });
+  const select = element('input', { type: 'checkbox', className: 'compare-checkbox' });
   const slider = element('input', { type: 'range', min: '0', max: '0', value: '0' });
   const card = {
     name,
@@ -82,7 +86,7 @@ function createCard(name) {
   };
   const p = card.parts;
   card.el.append(
-    element('div', { className: 'run-head' }, [element('h2', { text: name }), p.badge, p.step, p.headline, p.stopResult, p.stop]),
+    element('div', { className: 'run-head' }, [element('h2', { text: name }), p.badge, p.step, p.headline, element('label', { className: 'compare-select' }, [select, ' compare']), p.stopResult, p.stop]),
     element('div', { className: 'run-body' }, [
       p.charts,
       element('div', { className: 'side' }, [
@@ -94,6 +98,11 @@ function createCard(name) {
   );
   stop.addEventListener('click', () => void requestStop(card));
   play.addEventListener('click', () => toggleAnimation(card));
+  select.addEventListener('change', () => {
+    if (select.checked) compare.selected.add(name);
+    else compare.selected.delete(name);
+    void loadCompare();
+  });
   slider.addEventListener('input', () => showFrame(card, Number(slider.value)));
   cards.set(name, card);
   document.getElementById('empty')?.remove();
@@ -204,7 +213,61 @@ async function loadCharts(card) {
   return card.loading;
 }
 
+/** The comparison of the ticked runs (two or more): one Vega view with every run on shared axes, and their grids. */
+const compare = { selected: new Set(), view: null, loading: null, again: false, lastLoad: 0, timer: null };
+
+async function loadCompare() {
+  if (compare.loading !== null) {
+    compare.again = true;
+    return compare.loading;
+  }
+  compare.loading = (async () => {
+    do {
+      compare.again = false;
+      const names = [...compare.selected].sort();
+      const section = document.getElementById('compare');
+      if (names.length < 2) {
+        section.hidden = true;
+        compare.view?.finalize();
+        compare.view = null;
+        continue;
+      }
+      const body = await fetchJson(`/api/compare?${names.map((n) => `runs=${encodeURIComponent(n)}`).join('&')}`);
+      const container = element('div', { className: 'chart' });
+      const view = new vega.View(vega.parse(body.spec), { renderer: 'svg', container, hover: true });
+      await view.runAsync();
+      compare.view?.finalize();
+      compare.view = view;
+      document.getElementById('compare-chart').replaceChildren(container);
+      document.getElementById('compare-runs').textContent = body.runs.map((r) => r.label).join(' vs ');
+      document.getElementById('compare-grids').replaceChildren(...body.runs.map((r) => {
+        const samples = cards.get(r.name)?.summary?.samples ?? [];
+        const last = samples[samples.length - 1];
+        const img = element('img', { alt: `latest sample grid of ${r.name}` });
+        if (last !== undefined) img.src = sampleUrl(cards.get(r.name), last);
+        return element('figure', { className: 'grid-figure' }, [img, element('figcaption', { text: last === undefined ? `${r.label}: no grid yet` : `${r.label}: ${last.name}` })]);
+      }));
+      section.hidden = false;
+      status.compareLoads += 1;
+    } while (compare.again);
+  })().finally(() => {
+    compare.loading = null;
+    compare.lastLoad = Date.now();
+  });
+  return compare.loading;
+}
+
+/** A compared run logged more: refresh the comparison, at most once per COMPARE_REFRESH_MS. */
+function compareMayBeStale(run) {
+  if (!compare.selected.has(run) || compare.selected.size < 2 || compare.timer !== null) return;
+  compare.timer = setTimeout(() => {
+    compare.timer = null;
+    void loadCompare();
+  }, Math.max(0, COMPARE_REFRESH_MS - (Date.now() - compare.lastLoad)));
+}
+
 async function applyMetrics(update) {
+  compareMayBeStale(update.run);
   const card = cards.get(update.run);
   if (card === undefined) return; // its summary (and so its card) comes first; the card loads the charts itself
   card.parts.step.textContent = `step ${update.step}`;
