@@ -34,6 +34,10 @@ options:
   --watch-interval-ms N  how often the models folder is polled for added, replaced or removed .onnx files, on top of
                       file-system events; a changed file is loaded once it has stopped changing (default: 1000)
   --no-watch          serve the models found at startup until restart (no hot reload)
+  --shutdown-timeout-ms N  on SIGTERM/SIGINT, how long accepted requests may take to finish before their connections
+                      are cut and the process exits (default: 10000)
+  --headers-timeout-ms N   a client that has not sent its request headers within N ms gets 408 and is
+                      disconnected (idle and slowloris connections; default: 10000)
   -h, --help          show this help`;
 
 export const serveCommand: Subcommand = {
@@ -82,6 +86,8 @@ export const serveCommand: Subcommand = {
         maxQueryBytes: integer('max-query', values['max-query'], 64, 65_536),
         web: values['api-only'] ? false : values['web-dist'],
         watch: values['no-watch'] ? false : { intervalMs: integer('watch-interval-ms', values['watch-interval-ms'], 1, 3_600_000) },
+        closeTimeoutMs: integer('shutdown-timeout-ms', values['shutdown-timeout-ms'], 0, 3_600_000),
+        headersTimeoutMs: integer('headers-timeout-ms', values['headers-timeout-ms'], 1, 3_600_000),
       });
     } catch (error) {
       if (error instanceof RangeError) {
@@ -145,6 +151,8 @@ function parseServeArgs(args: string[]) {
       'api-only': { type: 'boolean', default: false },
       'watch-interval-ms': { type: 'string' },
       'no-watch': { type: 'boolean', default: false },
+      'shutdown-timeout-ms': { type: 'string' },
+      'headers-timeout-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,

@@ -257,7 +257,7 @@ export function createApp(options: AppOptions): RequestListener {
     const path = queryStart < 0 ? url : url.slice(0, queryStart);
     let routeLabel = 'unmatched';
     let logged = false;
-    const done = () => {
+    const done = (aborted = !res.writableFinished) => {
       if (logged) return;
       logged = true;
       const seconds = (performance.now() - started) / 1000;
@@ -271,11 +271,38 @@ export function createApp(options: AppOptions): RequestListener {
         path,
         status: res.statusCode,
         ms: Math.round(seconds * 10_000) / 10,
-        aborted: !res.writableFinished,
+        aborted,
       });
     };
-    res.once('finish', done);
-    res.once('close', done);
+    // 'finish' means the last byte was handed to the socket, not sent: a large body (a model download) may still sit
+    // in the socket's buffer for a slow reader. Such a response is logged once that buffer drains, or as aborted if
+    // the connection is cut first (a shutdown deadline, a client gone). The socket is taken from the request: the
+    // response lets go of it on 'finish'.
+    const socket = req.socket;
+    res.once('finish', () => {
+      // Node also emits 'finish' when the connection is destroyed under a write still in progress.
+      if (socket.destroyed) {
+        done(true);
+        return;
+      }
+      if (!socket.writableNeedDrain) {
+        done(false);
+        return;
+      }
+      const drained = () => {
+        socket.off('close', cut);
+        done(false);
+      };
+      const cut = () => {
+        socket.off('drain', drained);
+        done(true);
+      };
+      socket.once('drain', drained);
+      socket.once('close', cut);
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) done();
+    });
     res.setHeader('X-Request-Id', log.id);
 
     const fail = (error: unknown) => {
