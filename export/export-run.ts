@@ -58,7 +58,8 @@ export function manifestFromSidecar(sidecar: RunSidecar, ganforgeVersion: string
     valueRange: sidecar.valueRange,
     inputs: { latent: GENERATOR_NAMES.latent, label: sidecar.classes === null ? null : GENERATOR_NAMES.label },
     output: GENERATOR_NAMES.output,
-    truncationModes: [...TRUNCATION_MODES],
+    // A VAE decoder's `truncation` is the temperature T (z ~ N(0, T²·I)), which only the 'psi' mode draws.
+    ...(sidecar.objective === 'variational' ? { truncationModes: ['psi' as const], truncation: { kind: 'temperature' as const } } : { truncationModes: [...TRUNCATION_MODES] }),
     training: {
       dataset: sidecar.dataset,
       steps: sidecar.step,

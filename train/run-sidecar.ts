@@ -9,6 +9,8 @@ export interface RunSidecar {
   format: typeof SIDECAR_FORMAT;
   /** GAN family name from the family registry. */
   family: string;
+  /** The family's objective (train/models/family.ts); absent = 'adversarial'. A 'variational' run's generator is a VAE decoder. */
+  objective?: 'adversarial' | 'variational';
   /** The family's full config (its defaults merged with the user's options). */
   familyConfig: Record<string, unknown>;
   /** Dataset name ('mnist', 'fashion-mnist') or the IDX path it was read from. */

@@ -66,7 +66,8 @@ export function formatRunSummary(summary: RunSummary, cwd = process.cwd()): stri
   const lines = [
     `${summary.aborted ? 'stopped' : 'done'}: step ${summary.step} (epoch ${summary.epoch}) in ${summary.durationSeconds.toFixed(0)} s, ` +
       `${summary.stepsPerSecond.toFixed(2)} steps/s on ${summary.backend}`,
-    `  last step: ${[fmt('dLoss'), fmt('gLoss'), fmt('dReal', 2), fmt('dFake', 2), fmt('wassersteinEstimate'), fmt('gradientPenalty')].filter(Boolean).join(', ')}`,
+    `  last step: ${[fmt('dLoss'), fmt('gLoss'), fmt('dReal', 2), fmt('dFake', 2), fmt('wassersteinEstimate'), fmt('gradientPenalty'),
+      fmt('reconstructionLoss', 2), fmt('klDivergence', 2), fmt('elbo', 2)].filter(Boolean).join(', ')}`,
   ];
   if (summary.eval) {
     const e = summary.eval;

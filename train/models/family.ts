@@ -43,6 +43,12 @@ export interface GanFamily<Config extends object = Record<string, unknown>> {
    * field, to both sides' losses. Default false.
    */
   auxiliaryClassifier?: boolean;
+  /**
+   * What trains the pair. Default 'adversarial': the GAN loop (train/gan-stepper.ts). 'variational': a VAE
+   * (train/vae-trainer.ts), whose generator is the decoder and whose discriminator slot holds the encoder, image (+ label)
+   * → [μ [B, latentDim], log σ² [B, latentDim]].
+   */
+  objective?: 'adversarial' | 'variational';
   /** The family's config with every field set. */
   defaults: Readonly<Config>;
   /** Generator: z [B, latentDim] (+ label [B, 1] int32 when conditional) → image [B, H, W, C] in [-1, 1] (tanh). */

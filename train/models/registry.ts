@@ -7,6 +7,7 @@ import { cganFamily } from './cgan.ts';
 import { dcganFamily } from './dcgan.ts';
 import type { GanFamily } from './family.ts';
 import { mlpFamily } from './mlp.ts';
+import { cvaeFamily, vaeFamily } from './vae.ts';
 import { cstyleganLiteFamily, styleganLiteFamily } from './stylegan-lite.ts';
 
 export const FAMILIES: Readonly<Record<string, GanFamily<object>>> = Object.freeze({
@@ -15,6 +16,8 @@ export const FAMILIES: Readonly<Record<string, GanFamily<object>>> = Object.free
   acgan: acganFamily,
   dcgan: dcganFamily,
   cdcgan: cdcganFamily,
+  vae: vaeFamily,
+  cvae: cvaeFamily,
   'stylegan-lite': styleganLiteFamily,
   'cstylegan-lite': cstyleganLiteFamily,
 });
