@@ -11,6 +11,9 @@ import { METRICS_FILE, MetricsTail } from '../report/metrics-log.ts';
 import { isRunFolder, listSampleGrids, readRunSidecar, runSettings, SAMPLES_DIR, type SampleGrid } from '../report/run-folder.ts';
 import { ACTIVE_FILE, readActiveRun, type ActiveRun } from './active-run.ts';
 
+/** Files whose change the dashboard reacts to (the rest of a run folder, checkpoints included, is ignored). */
+export const WATCHED_FILES = [METRICS_FILE, LATEST_FILE, ACTIVE_FILE, SAMPLES_DIR] as const;
+
 /** What the page shows about a run besides its curves. */
 export interface RunSummary {
   /** URL-safe id: the folder name. */
@@ -230,6 +233,3 @@ export class RunsWatcher {
     }
   }
 }
-
-/** Files whose change the dashboard reacts to (the rest of a run folder, checkpoints included, is ignored). */
-export const WATCHED_FILES = [METRICS_FILE, LATEST_FILE, ACTIVE_FILE, SAMPLES_DIR] as const;

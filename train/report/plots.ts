@@ -2,13 +2,15 @@
 // D(G(z)), gradient norms, Wasserstein estimate, eval metrics, …) and curves.{svg,png} with all of them stacked. Each
 // file is written atomically, so a reader (the dashboard, a README build) never sees half a plot.
 
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../atomic-write.ts';
 import { chartPoints, chartsFor, runChartSpec, type ChartSpecOptions } from './charts.ts';
 import { readMetricsLog, type MetricsLog } from './metrics-log.ts';
 import { renderSvg, svgToPng } from './render.ts';
-import { PLOTS_DIR, runName } from './run-folder.ts';
+
+/** The plots' folder inside a run folder. */
+export const PLOTS_DIR = 'plots';
 
 export interface RunPlotsOptions extends ChartSpecOptions {
   /** The log to plot; default: read <runDir>/metrics.jsonl. */
@@ -37,7 +39,7 @@ export async function writeRunPlots(runDir: string, options: RunPlotsOptions = {
   for (const { chart, spec } of specs) await write(chart.id, spec);
   await write('curves', {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: runName(runDir), subtitle: `${log.steps.length} steps logged` },
+    title: { text: basename(resolve(runDir)), subtitle: `${log.steps.length} steps logged` },
     background: 'white',
     vconcat: specs.map(({ spec }) => withoutTopLevel(spec)),
     resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },

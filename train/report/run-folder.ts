@@ -11,7 +11,6 @@ import type { RunSidecar } from '../run-sidecar.ts';
 import { METRICS_FILE } from './metrics-log.ts';
 
 export const SAMPLES_DIR = 'samples';
-export const PLOTS_DIR = 'plots';
 
 export interface SampleGrid {
   /** File name inside samples/. */
