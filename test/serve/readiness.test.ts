@@ -34,7 +34,8 @@ test('ready after every model was warmed up; a killed worker makes it 503 until 
     // The warm-up ran one real batch per model inside the worker before it reported ready.
     const warmed = logs.find((e) => e.event === 'worker-ready')!;
     assert.deepEqual(Object.keys(warmed.warmupMs as object).sort(), ['default', 'digits']);
-    assert.ok(Object.values(warmed.warmupMs as Record<string, number>).every((ms) => ms >= 0 && ms < 10_000));
+    // A duration this machine measured: any finite non-negative number (how long is not this test's business).
+    assert.ok(Object.values(warmed.warmupMs as Record<string, number>).every((ms) => Number.isFinite(ms) && ms >= 0));
     const ready = await getJson<Readiness>(`${base}/readyz`);
     assert.equal(ready.status, 200);
     assert.equal(ready.headers.get('cache-control'), 'no-store');
