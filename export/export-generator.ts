@@ -4,7 +4,8 @@
 
 import type * as tf from '@tensorflow/tfjs';
 import { InvalidParameterError, describeValue } from '../common/errors.ts';
-import { MANIFEST_FORMAT, MANIFEST_KEY, type ModelManifest } from '../common/manifest.ts';
+import { MANIFEST_FORMAT, MANIFEST_KEY, truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { TRUNCATION_INPUT } from '../train/models/family.ts';
 import { exportLayersModel, type GraphInputBinding } from './export-graph.ts';
 
 /** The ONNX names every ganforge generator uses. */
@@ -40,12 +41,32 @@ export function generatorInputs(model: tf.LayersModel, manifest: ModelManifest):
   throw new InvalidParameterError('manifest.latentDim', `expected inputs [batch, ${manifest.latentDim}] and a [batch, 1] label, the model has ${describe}`);
 }
 
+/**
+ * The manifest fields a generator's own layers decide: a WSpaceTruncation layer makes it a w-space model whose graph
+ * takes ψ as TRUNCATION_INPUT (and which accepts only the 'psi' mode); NoiseInjection layers are zeroed in the graph.
+ */
+export function generatorConventions(model: tf.LayersModel): Pick<ModelManifest, 'truncation' | 'noise' | 'truncationModes'> | Record<string, never> {
+  const classes = new Set(model.layers.map((l) => l.getClassName()));
+  if (!classes.has('WSpaceTruncation')) return {};
+  return { truncation: { kind: 'w-space', input: TRUNCATION_INPUT }, truncationModes: ['psi'], ...(classes.has('NoiseInjection') ? { noise: 'zeroed' as const } : {}) };
+}
+
 /** Serializes the generator with its manifest. Pure: writes no file (export-run.ts does, after checking parity). */
 export function exportGenerator(model: tf.LayersModel, manifest: ModelManifest): Uint8Array {
   const format: unknown = manifest.format; // typed as the literal, but manifests arrive from JSON
   if (format !== MANIFEST_FORMAT) throw new InvalidParameterError('manifest.format', `'manifest.format' must be "${MANIFEST_FORMAT}", got ${describeValue(format)}`);
   if (model.outputs.length !== 1) throw new InvalidParameterError('model', `a generator has one output, the model has ${model.outputs.length}`);
   const bound = generatorInputs(model, manifest);
+  const wSpace = model.layers.some((l) => l.getClassName() === 'WSpaceTruncation');
+  const psiInput = truncationInputOf(manifest);
+  if (wSpace !== (psiInput !== null) || (psiInput !== null && psiInput !== TRUNCATION_INPUT)) {
+    throw new InvalidParameterError(
+      'manifest.truncation',
+      wSpace
+        ? `the generator truncates in w space: 'manifest.truncation' must be {kind: 'w-space', input: '${TRUNCATION_INPUT}'}, got ${describeValue(manifest.truncation)}`
+        : `the generator has no w-space truncation layer, so 'manifest.truncation' cannot be w-space, got ${describeValue(manifest.truncation)}`,
+    );
+  }
   const inputs: GraphInputBinding[] = model.inputs.map((_t, i) =>
     i === bound.label ? { name: manifest.inputs.label!, kind: 'label' } : { name: manifest.inputs.latent, kind: 'float' },
   );
@@ -71,8 +92,10 @@ export function exportGenerator(model: tf.LayersModel, manifest: ModelManifest):
 export function describeGenerator(m: ModelManifest): string {
   const [h, w, c] = m.imageShape;
   const label = m.classes === null ? '' : ` and ${m.inputs.label} (int64 [batch], class index in [0, ${m.classes.length - 1}]: ${m.classes.join(', ')})`;
+  const psi = truncationInputOf(m);
+  const wSpace = psi === null ? '' : ` and ${psi} (float32 [batch, 1], ψ of the w-space truncation trick: 1 = none, 0 = the mean w)`;
   return (
-    `ganforge ${m.family} generator. Inputs: ${m.inputs.latent} (float32 [batch, ${m.latentDim}], standard normal)${label}. ` +
+    `ganforge ${m.family} generator. Inputs: ${m.inputs.latent} (float32 [batch, ${m.latentDim}], standard normal)${label}${wSpace}. ` +
     `Output: ${m.output} (float32 [batch, ${h}, ${w}, ${c}], NHWC, values in [${m.valueRange[0]}, ${m.valueRange[1]}]). ` +
     `Trained on ${m.training.dataset} for ${m.training.steps} steps (${m.training.loss} loss, tfjs ${m.training.backend} backend). ` +
     `Full manifest in metadata_props['${MANIFEST_KEY}'].`

@@ -12,7 +12,7 @@ import { TRUNCATION_MODES } from '../common/truncation.ts';
 import { GENERATOR_EMA_DIR, loadCheckpoint } from '../train/checkpoint.ts';
 import { TEMP_PREFIX, asWriteFailure, fsyncPath, writeFileAtomic } from '../train/atomic-write.ts';
 import type { RunSidecar } from '../train/run-sidecar.ts';
-import { GENERATOR_NAMES, exportGenerator } from './export-generator.ts';
+import { GENERATOR_NAMES, exportGenerator, generatorConventions } from './export-generator.ts';
 import { verifyGeneratorParity, type ParityOptions, type ParityReport } from './verify.ts';
 import { GANFORGE_VERSION } from '../common/version.ts';
 
@@ -85,11 +85,13 @@ export async function exportRun(options: ExportRunOptions): Promise<ExportReport
   if (typeof runDir !== 'string' || runDir === '') throw new TypeError(`'runDir' must be a non-empty string, got ${String(runDir)}`);
   const checkpoint = await loadCheckpoint(runDir);
   const averaged = checkpoint.generatorEma !== null;
+  const model = checkpoint.generatorEma ?? checkpoint.generator;
   try {
     return await writeVerifiedGenerator({
       ...parity,
-      model: checkpoint.generatorEma ?? checkpoint.generator,
-      manifest: manifestFromSidecar(checkpoint.sidecar, ganforgeVersion, averaged),
+      model,
+      // A style generator's own layers make it a w-space model (ψ as a graph input, noise zeroed).
+      manifest: { ...manifestFromSidecar(checkpoint.sidecar, ganforgeVersion, averaged), ...generatorConventions(model) },
       outPath,
       source: { checkpoint: checkpoint.dir, step: checkpoint.sidecar.step, generator: averaged ? GENERATOR_EMA_DIR : 'generator' },
     });

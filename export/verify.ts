@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { GanforgeError } from '../common/errors.ts';
 import { sampleLatents } from '../common/latents.ts';
-import type { ModelManifest } from '../common/manifest.ts';
+import { truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { WSpaceTruncation } from '../train/models/layers/w-space-truncation.ts';
 import { createNodeSession, ort } from '../runtime/ort-node.ts';
 import { generatorInputs } from './export-generator.ts';
 
@@ -18,6 +19,8 @@ export interface ParityOptions {
   seed?: number;
   /** Images per inference call. Default 64. */
   batchSize?: number;
+  /** w-space models: the ψ values checked, each over all samples (tfjs applies the same ψ in its truncation layer). Default [1, 0.5]. */
+  psiValues?: number[];
 }
 
 export interface ParityReport {
@@ -39,45 +42,56 @@ export async function verifyGeneratorParity(
   manifest: ModelManifest,
   options: ParityOptions = {},
 ): Promise<ParityReport> {
-  const { samples = 256, tolerance = 1e-4, seed = 20240601, batchSize = 64 } = options;
+  const { samples = 256, tolerance = 1e-4, seed = 20240601, batchSize = 64, psiValues = [1, 0.5] } = options;
   if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`'samples' must be a positive integer, got ${samples}`);
   if (!(tolerance >= 0)) throw new RangeError(`'tolerance' must be a number ≥ 0, got ${tolerance}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`'batchSize' must be a positive integer, got ${batchSize}`);
   const bound = generatorInputs(model, manifest);
+  const psiInput = truncationInputOf(manifest);
+  const truncationLayer = model.layers.find((l): l is WSpaceTruncation => l instanceof WSpaceTruncation);
+  if ((psiInput === null) !== (truncationLayer === undefined)) {
+    throw new GanforgeError('PARITY_FAILED', `the manifest's truncation kind (${manifest.truncation?.kind ?? 'latent'}) does not match the generator (${truncationLayer ? 'has' : 'has no'} a w-space truncation layer)`);
+  }
   const { session } = await createNodeSession(onnxModel, { device: 'cpu' });
   let maxAbsDiff = 0;
   let sumAbsDiff = 0;
   let count = 0;
   try {
-    for (let first = 0; first < samples; first += batchSize) {
-      const n = Math.min(batchSize, samples - first);
-      const z = sampleLatents({ latentDim: manifest.latentDim, count: n, seed, firstIndex: first });
-      const labels = manifest.classes === null ? null : Array.from({ length: n }, (_, i) => (first + i) % manifest.classes!.length);
-      const feeds: Record<string, ort.Tensor> = { [manifest.inputs.latent]: new ort.Tensor('float32', z, [n, manifest.latentDim]) };
-      if (labels !== null) feeds[manifest.inputs.label!] = new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [n]);
-      const onnxOut = (await session.run(feeds))[manifest.output];
-      if (onnxOut === undefined) throw new GanforgeError('PARITY_FAILED', `the ONNX model has no output '${manifest.output}'`);
-      const reference = tf.tidy(() => {
-        const inputs: tf.Tensor[] = [];
-        inputs[bound.latent] = tf.tensor2d(z, [n, manifest.latentDim]);
-        if (bound.label !== null) inputs[bound.label] = labelTensor(model.inputs[bound.label]!, labels!);
-        return model.predict(inputs.length === 1 ? inputs[0]! : inputs) as tf.Tensor;
-      });
-      const expected = reference.dataSync();
-      reference.dispose();
-      const actual = onnxOut.data as Float32Array;
-      if (actual.length !== expected.length) {
-        throw new GanforgeError('PARITY_FAILED', `ONNX output has ${actual.length} values for ${n} images, tfjs ${expected.length}`);
+    for (const psi of psiInput === null ? [null] : psiValues) {
+      if (truncationLayer !== undefined) truncationLayer.psi = psi!;
+      for (let first = 0; first < samples; first += batchSize) {
+        const n = Math.min(batchSize, samples - first);
+        const z = sampleLatents({ latentDim: manifest.latentDim, count: n, seed, firstIndex: first });
+        const labels = manifest.classes === null ? null : Array.from({ length: n }, (_, i) => (first + i) % manifest.classes!.length);
+        const feeds: Record<string, ort.Tensor> = { [manifest.inputs.latent]: new ort.Tensor('float32', z, [n, manifest.latentDim]) };
+        if (labels !== null) feeds[manifest.inputs.label!] = new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [n]);
+        if (psiInput !== null) feeds[psiInput] = new ort.Tensor('float32', new Float32Array(n).fill(psi!), [n, 1]);
+        const onnxOut = (await session.run(feeds))[manifest.output];
+        if (onnxOut === undefined) throw new GanforgeError('PARITY_FAILED', `the ONNX model has no output '${manifest.output}'`);
+        const reference = tf.tidy(() => {
+          const inputs: tf.Tensor[] = [];
+          inputs[bound.latent] = tf.tensor2d(z, [n, manifest.latentDim]);
+          if (bound.label !== null) inputs[bound.label] = labelTensor(model.inputs[bound.label]!, labels!);
+          return model.predict(inputs.length === 1 ? inputs[0]! : inputs) as tf.Tensor;
+        });
+        const expected = reference.dataSync();
+        reference.dispose();
+        const actual = onnxOut.data as Float32Array;
+        if (actual.length !== expected.length) {
+          throw new GanforgeError('PARITY_FAILED', `ONNX output has ${actual.length} values for ${n} images, tfjs ${expected.length}`);
+        }
+        for (let i = 0; i < actual.length; i++) {
+          const d = Math.abs(actual[i]! - expected[i]!);
+          if (!(d <= maxAbsDiff)) maxAbsDiff = Number.isNaN(d) ? NaN : d;
+          if (Number.isNaN(maxAbsDiff)) break;
+          sumAbsDiff += d;
+        }
+        count += actual.length;
       }
-      for (let i = 0; i < actual.length; i++) {
-        const d = Math.abs(actual[i]! - expected[i]!);
-        if (!(d <= maxAbsDiff)) maxAbsDiff = Number.isNaN(d) ? NaN : d;
-        if (Number.isNaN(maxAbsDiff)) break;
-        sumAbsDiff += d;
-      }
-      count += actual.length;
     }
   } finally {
+    // tfjs samples at ψ = 1 again (the layer's inference default).
+    if (truncationLayer !== undefined) truncationLayer.psi = 1;
     await session.release();
   }
   const report: ParityReport = { samples, maxAbsDiff, meanAbsDiff: sumAbsDiff / count, tolerance, seed, backend: tf.getBackend() };

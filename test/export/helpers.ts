@@ -56,11 +56,13 @@ export interface TestInput {
   shape: number[];
   /** 'label' inputs go to ONNX as int64 [batch]. Default 'float'. */
   kind?: 'float' | 'label';
+  /** An input only the ONNX graph has (a w-space generator's ψ); tfjs is not given it. Default false. */
+  onnxOnly?: boolean;
 }
 
 /** Exports `model` with inputs named as given and one output 'out'. */
 export function exportForTest(model: tf.LayersModel, inputs: TestInput[]): Uint8Array {
-  const bindings: GraphInputBinding[] = inputs.map((i) => ({ name: i.name, kind: i.kind ?? 'float' }));
+  const bindings: GraphInputBinding[] = inputs.filter((i) => i.onnxOnly !== true).map((i) => ({ name: i.name, kind: i.kind ?? 'float' }));
   return exportLayersModel(model, { inputs: bindings, outputs: [{ name: 'out' }], graphName: 'test' });
 }
 
@@ -73,7 +75,7 @@ export async function compareWithTfjs(
 ): Promise<{ maxAbsDiff: number; onnx: Float32Array; tfjs: Float32Array; onnxDims: readonly number[] }> {
   const tfjsOut = tf.tidy(() => {
     // Labels as int32, as the conditional families declare them (an Embedding casts a float label anyway).
-    const tensors = inputs.map((i) => (i.kind === 'label' ? tf.tensor(i.data, i.shape, 'int32') : tf.tensor(i.data, i.shape)));
+    const tensors = inputs.filter((i) => i.onnxOnly !== true).map((i) => (i.kind === 'label' ? tf.tensor(i.data, i.shape, 'int32') : tf.tensor(i.data, i.shape)));
     return model.predict(tensors.length === 1 ? tensors[0]! : tensors) as tf.Tensor;
   });
   const expected = tfjsOut.dataSync() as Float32Array;

@@ -7,7 +7,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { exportGenerator } from '../../export/export-generator.ts';
+import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
+import { TRUNCATION_INPUT } from '../../train/models/family.ts';
+import { AdaptiveInstanceNorm } from '../../train/models/layers/adaptive-instance-norm.ts';
+import { ConstantInput } from '../../train/models/layers/constant-input.ts';
+import { MixingLatent } from '../../train/models/layers/mixing-latent.ts';
+import { NoiseInjection } from '../../train/models/layers/noise-injection.ts';
+import { PixelNorm } from '../../train/models/layers/pixel-norm.ts';
+import { StyleMixing } from '../../train/models/layers/style-mixing.ts';
+import { WSpaceTruncation } from '../../train/models/layers/w-space-truncation.ts';
 import { FAMILIES, resolveFamilyConfig } from '../../train/models/registry.ts';
 import {
   compareWithTfjs, convTransposeCudaFallbacks, exportForTest, randomValues, randomizeWeights, testManifest, useCpuBackend,
@@ -93,7 +101,47 @@ function convTransposeCases(): ParityCase[] {
   return cases;
 }
 
+/** ψ per batch row for the w-space cases: the graph takes it as an input, tfjs applies the same ψ in the layer. */
+const PSI = 0.5;
+const psiInput = (): TestInput => ({ name: TRUNCATION_INPUT, data: new Float32Array(BATCH).fill(PSI), shape: [BATCH, 1], onnxOnly: true });
+
+/** x [B, 3, 4, 2] → conv, modulated by style `index` of L = 3 styles mixed from w = Dense(z) and w₂ = Dense(MixingLatent(z)). */
+function styleCase(index: number): { model: tf.LayersModel; inputs: TestInput[] } {
+  const x = tf.input({ shape: [3, 4, 2] });
+  const z = tf.input({ shape: [5] });
+  const mapping = tf.layers.dense({ units: 6 });
+  const w = mapping.apply(z) as tf.SymbolicTensor; // [B, 6]
+  const w2 = mapping.apply(new MixingLatent({ seed: 1 }).apply(z)) as tf.SymbolicTensor; // [B, 6], dropped from the graph
+  const styles = new StyleMixing({ styles: 3, seed: 2 }).apply([w, w2]) as tf.SymbolicTensor; // [B, 3, 6]
+  const y = new AdaptiveInstanceNorm({ styleIndex: index, seed: 3 }).apply([conv(3).apply(x) as tf.SymbolicTensor, styles]) as tf.SymbolicTensor; // [B, 3, 4, 3]
+  return { model: tf.model({ inputs: [x, z], outputs: y }), inputs: [floatInput('x', [3, 4, 2], 21), floatInput('z', [5], 22)] };
+}
+
+/** z [B, 6] (and label) → Dense → WSpaceTruncation at ψ = PSI → Dense. */
+function truncationCase(conditional: boolean): { model: tf.LayersModel; inputs: TestInput[] } {
+  const z = tf.input({ shape: [6] });
+  const label = tf.input({ shape: [1], dtype: 'int32' });
+  const w = tf.layers.dense({ units: 5 }).apply(z) as tf.SymbolicTensor;
+  const truncation = new WSpaceTruncation({ classes: conditional ? 5 : 1 });
+  truncation.psi = PSI;
+  const y = tf.layers.dense({ units: 3 }).apply(truncation.apply(conditional ? [w, label] : w)) as tf.SymbolicTensor;
+  const inputs = conditional ? [floatInput('z', [6], 23), labelInput(), psiInput()] : [floatInput('z', [6], 23), psiInput()];
+  return { model: tf.model({ inputs: conditional ? [z, label] : z, outputs: y }), inputs };
+}
+
 export const PARITY_CASES: readonly ParityCase[] = Object.freeze([
+  // stylegan-lite's layers (train/models/layers/).
+  { layer: 'PixelNorm', name: 'rank 2 after a Dense', build: () => chain([6], tf.layers.dense({ units: 5 }), new PixelNorm()) },
+  { layer: 'PixelNorm', name: 'rank 4 (the channel axis, NCHW axis 1 in the graph)', build: () => chain([3, 4, 2], conv(3), new PixelNorm({ epsilon: 1e-4 })) },
+  { layer: 'ConstantInput', name: 'a [3, 4, 2] constant expanded to the batch of z, then a conv', build: () => chain([4], new ConstantInput({ shape: [3, 4, 2], seed: 1 }), conv(3)) },
+  { layer: 'NoiseInjection', name: 'zeroed at inference between two convs', build: () => chain([3, 4, 2], conv(3), new NoiseInjection({ seed: 1 }), conv(2)) },
+  { layer: 'AdaptiveInstanceNorm', name: 'style 0 of 3', build: () => styleCase(0) },
+  { layer: 'AdaptiveInstanceNorm', name: 'style 2 of 3', build: () => styleCase(2) },
+  { layer: 'StyleMixing', name: 'w repeated for every layer, the MixingLatent branch dropped', build: () => styleCase(1) },
+  { layer: 'MixingLatent', name: 'its branch does not reach the output', build: () => styleCase(1) },
+  { layer: 'WSpaceTruncation', name: `unconditional, ψ = ${PSI} from the '${TRUNCATION_INPUT}' input`, build: () => truncationCase(false) },
+  { layer: 'WSpaceTruncation', name: `per-class mean w gathered by label, ψ = ${PSI}`, build: () => truncationCase(true) },
+
   // Conv2D
   { layer: 'Conv2D', name: "k3 s1 'same', relu", build: () => chain([5, 6, 3], conv(4, { activation: 'relu' })) },
   { layer: 'Conv2D', name: "k3 s2 'same' on an even input, tanh", build: () => chain([8, 8, 3], conv(4, { strides: 2, activation: 'tanh' })) },
@@ -284,12 +332,18 @@ export const PARITY_CASES: readonly ParityCase[] = Object.freeze([
     layer: 'models', name: `the '${familyName}' family generator through exportGenerator${family.conditional ? ' (int64 label input)' : ''}`,
     build: () => {
       const defaults = family.defaults as Record<string, unknown>;
-      const shrink = Object.fromEntries(Object.entries({ generatorUnits: [16, 32], generatorChannels: 8, embeddingDim: 4 }).filter(([key]) => Object.hasOwn(defaults, key)));
+      const shrink = Object.fromEntries(Object.entries({ generatorUnits: [16, 32], generatorChannels: 8, embeddingDim: 4, synthesisChannels: 8, wDim: 8 }).filter(([key]) => Object.hasOwn(defaults, key)));
       const classes = family.conditional ? ['a', 'b', 'c', 'd', 'e'] : null;
       const context = { imageShape: [8, 8, 1] as [number, number, number], numClasses: classes?.length ?? null, latentDim: 6, seed: 1 };
       const model = family.buildGenerator(resolveFamilyConfig(family, shrink), context);
-      const manifest = testManifest({ latentDim: 6, imageShape: context.imageShape, classes, family: familyName });
+      // A style generator's manifest says w-space, and its graph takes ψ (tfjs applies the same ψ in its layer).
+      const conventions = generatorConventions(model);
+      const manifest = { ...testManifest({ latentDim: 6, imageShape: context.imageShape, classes, family: familyName }), ...conventions };
       const inputs = family.conditional ? [floatInput('z', [6], 6), labelInput()] : [floatInput('z', [6], 6)];
+      if ('truncation' in conventions) {
+        for (const layer of model.layers) if (layer instanceof WSpaceTruncation) layer.psi = PSI;
+        inputs.push(psiInput());
+      }
       return { model, inputs, exportModel: (m) => exportGenerator(m, manifest) };
     },
   })),
