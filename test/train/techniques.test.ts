@@ -165,7 +165,7 @@ describe('one-sided label smoothing', () => {
     });
     const softplus = (x: number) => Math.log1p(Math.exp(x));
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const expected = (mean(realLogits!.map((l) => 0.9 * softplus(-l) + 0.1 * softplus(l))) + mean(fakeLogits!.map(softplus))) / 2;
+    const expected = (mean(realLogits.map((l) => 0.9 * softplus(-l) + 0.1 * softplus(l))) + mean(fakeLogits.map(softplus))) / 2;
     const metrics = stepper.trainDiscriminatorStep(real, null, key);
     assert.ok(Math.abs(metrics.dLoss - expected) < 1e-5, `dLoss ${metrics.dLoss} vs hand-computed ${expected}`);
     real.dispose();
@@ -182,4 +182,87 @@ describe('one-sided label smoothing', () => {
     loaded.generator.dispose();
     loaded.discriminator.dispose();
   });
+});
+
+/** Small configs of every family; the option code paths are the full ones. */
+const FAMILY_CONFIGS: Record<string, Record<string, unknown>> = {
+  mlp: SMALL_MLP,
+  cgan: { generatorUnits: [16, 32], discriminatorUnits: [32, 16] },
+  acgan: { generatorUnits: [16, 32], discriminatorUnits: [32, 16] },
+  dcgan: { generatorChannels: 8, discriminatorChannels: 4 },
+  cdcgan: { generatorChannels: 8, discriminatorChannels: 4 },
+};
+
+describe('minibatch stddev and spectral normalisation in every family', () => {
+  for (const name of Object.keys(FAMILY_CONFIGS)) {
+    it(`${name}: minibatchStddev and spectralNorm put the layers in D only; a D step advances u, a G step leaves D (u included) bit-identical`, () => {
+      const family = getFamily(name);
+      const context = { ...CONTEXT, numClasses: family.conditional ? 10 : null };
+      const plain = buildGanPair(family, resolveFamilyConfig(family, FAMILY_CONFIGS[name]), context);
+      const pair = buildGanPair(family, resolveFamilyConfig(family, { ...FAMILY_CONFIGS[name], minibatchStddev: true, spectralNorm: true }), context);
+      const classes = (m: tf.LayersModel) => m.layers.map((l) => l.getClassName());
+      assert.deepEqual(classes(pair.generator), classes(plain.generator), 'the generator must not change');
+      const d = classes(pair.discriminator);
+      assert.equal(d.filter((c) => c === 'MinibatchStddev').length, 1);
+      // Every Dense/Conv2D of D's trunk and heads became a spectral one; only the projection's learnt sum stays plain.
+      const plainKernels = pair.discriminator.layers.filter((l) => ['Dense', 'Conv2D'].includes(l.getClassName())).map((l) => l.name);
+      assert.deepEqual(plainKernels, family.conditional && family.auxiliaryClassifier !== true ? ['d_projection_sum'] : []);
+      const kernels = (cs: string[]) => cs.filter((c) => /^Spectral(Dense|Conv2D)$/.test(c)).length;
+      assert.equal(kernels(d), classes(plain.discriminator).filter((c) => c === 'Dense' || c === 'Conv2D').length - plainKernels.length);
+      const stddev = pair.discriminator.layers.find((l) => l.getClassName() === 'MinibatchStddev')!;
+      const [inShape, outShape] = [(stddev.input as tf.SymbolicTensor).shape, (stddev.output as tf.SymbolicTensor).shape];
+      assert.equal(outShape.at(-1), inShape.at(-1)! + 1);
+      assert.equal(outShape.length, name.includes('dc') ? 4 : 2, 'conv families: on the feature maps; MLP families: on the features');
+
+      const stepper = new GanStepper({ ...pair, numClasses: context.numClasses, latentDim: 8, loss: 'non-saturating', learningRateGenerator: 1e-3,
+        learningRateDiscriminator: 1e-3, beta1: 0.5, seed: 3, classLossWeight: family.auxiliaryClassifier === true ? 1 : null });
+      const real = tf.tensor4d(mnist.images.subarray(0, 8 * 784), [8, 28, 28, 1]);
+      const labels = family.conditional ? tf.tensor2d(mnist.labels!.subarray(0, 8), [8, 1], 'int32') : null;
+      const u = () => pair.discriminator.nonTrainableWeights.filter((w) => w.originalName.endsWith('/u')).map((w) => Float32Array.from(w.read().dataSync()));
+      stepper.trainDiscriminatorStep(real, labels, 0);
+      stepper.trainGeneratorStep(8, 1);
+      const u0 = u();
+      assert.equal(u0.length, kernels(d));
+      const metrics = stepper.trainDiscriminatorStep(real, labels, 2);
+      assert.ok(Number.isFinite(metrics.dLoss) && metrics.gradNormD > 0);
+      assert.ok(maxAbsDiff(u(), u0) > 0, 'the D step did not advance the power iteration');
+      const d1 = pair.discriminator.weights.map((w) => Float32Array.from(w.read().dataSync()));
+      const tensors = tf.memory().numTensors;
+      const g = stepper.trainGeneratorStep(8, 3);
+      assert.ok(Number.isFinite(g.gLoss) && g.gradNormG > 0);
+      assert.equal(maxAbsDiff(pair.discriminator.weights.map((w) => Float32Array.from(w.read().dataSync())), d1), 0, 'the G step changed D (u is restored by withFrozenStatistics)');
+      assert.equal(tf.memory().numTensors, tensors, 'tensor leak in the G step');
+      tf.dispose(labels ? [real, labels] : [real]);
+      stepper.dispose();
+      for (const m of [plain.generator, plain.discriminator, pair.generator, pair.discriminator]) m.dispose();
+    });
+  }
+
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`trainGan with spectralNorm and minibatchStddev runs on ${backend} (dcgan and cgan), checkpoints keep u, resume continues from it`, async () => {
+      const before = tf.getBackend();
+      if (backend === 'cpu') await tf.setBackend('cpu');
+      try {
+        assert.equal(tf.getBackend(), backend);
+        for (const name of ['dcgan', 'cgan']) {
+          const outDir = await tempDir(`sn-${name}`);
+          const options = { family: name, familyConfig: { ...FAMILY_CONFIGS[name], spectralNorm: true, minibatchStddev: true }, dataset: mnist, batchSize: 8,
+            latentDim: 8, seed: 2, outDir, progress: false } as const;
+          const result = await trainGan({ ...options, steps: 2 });
+          assert.equal(result.step, 2);
+          assert.ok(Number.isFinite(result.metrics!.dLoss) && Number.isFinite(result.metrics!.gLoss));
+          const saved = await loadCheckpoint(outDir);
+          const us = saved.discriminator.nonTrainableWeights.filter((w) => w.originalName.endsWith('/u'));
+          assert.ok(us.length >= 2);
+          // u after training is a unit vector (what the iteration stores), not its N(0, 1) initial draw.
+          for (const w of us) assert.ok(Math.abs(tf.tidy(() => tf.norm(w.read()).dataSync()[0]!) - 1) < 1e-4);
+          const resumed = await trainGan({ ...options, steps: 3, resume: true });
+          assert.equal(resumed.step, 3);
+          for (const m of [saved.generator, saved.discriminator]) m.dispose();
+        }
+      } finally {
+        await tf.setBackend(before);
+      }
+    });
+  }
 });

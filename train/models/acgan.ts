@@ -7,9 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { LABEL_INPUT, LATENT_INPUT, SeedSequence, type BuildContext, type GanFamily } from './family.ts';
 import { embedLabel } from './cgan.ts';
-import { denseLayer, mlpDiscriminatorTrunk, mlpGeneratorTrunk } from './mlp.ts';
+import { appendMinibatchStddev, discriminatorDense, discriminatorOptionDefaults, validateDiscriminatorOptions, type DiscriminatorOptions } from './discriminator-options.ts';
+import { mlpDiscriminatorTrunk, mlpGeneratorTrunk } from './mlp.ts';
 
-export interface AcganConfig {
+export interface AcganConfig extends DiscriminatorOptions {
   /** Generator hidden widths, first to last. Default [128, 256, 512, 1024]. */
   generatorUnits: number[];
   /** Discriminator hidden widths shared by both heads, first to last. Default [512, 512, 256]. */
@@ -31,6 +32,7 @@ export const acganDefaults: Readonly<AcganConfig> = Object.freeze({
   classLossWeight: 1,
   leakySlope: 0.2,
   batchNormMomentum: 0.9,
+  ...discriminatorOptionDefaults,
 });
 
 /** Name of the discriminator's class-logits output layer (the second output). */
@@ -57,12 +59,13 @@ export function buildAcganGenerator(config: AcganConfig, context: BuildContext):
 /** image [B, H, W, C] → [logit [B, 1], class logits [B, numClasses]] (no sigmoid/softmax: the losses take logits). */
 export function buildAcganDiscriminator(config: AcganConfig, context: BuildContext): tf.LayersModel {
   const numClasses = classCount(context);
+  validateDiscriminatorOptions(config, 'acgan');
   const seeds = new SeedSequence(context.seed ^ 0x5bd1e995);
   const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
   let h = tf.layers.flatten({ name: 'd_flatten' }).apply(image) as tf.SymbolicTensor; // [B, H·W·C]
-  h = mlpDiscriminatorTrunk(h, config, seeds); // [B, last units]
-  const logit = denseLayer(1, seeds, 'd_logit').apply(h) as tf.SymbolicTensor; // [B, 1]
-  const classLogits = denseLayer(numClasses, seeds, CLASS_LOGITS).apply(h) as tf.SymbolicTensor; // [B, numClasses]
+  h = appendMinibatchStddev(mlpDiscriminatorTrunk(h, config, seeds), config); // [B, last units (+ 1 with minibatchStddev)]
+  const logit = discriminatorDense(1, seeds, 'd_logit', config.spectralNorm).apply(h) as tf.SymbolicTensor; // [B, 1]
+  const classLogits = discriminatorDense(numClasses, seeds, CLASS_LOGITS, config.spectralNorm).apply(h) as tf.SymbolicTensor; // [B, numClasses]
   return tf.model({ inputs: image, outputs: [logit, classLogits], name: 'discriminator' });
 }
 

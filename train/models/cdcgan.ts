@@ -35,7 +35,7 @@ export function buildCdcganDiscriminator(config: CdcganConfig, context: BuildCon
   const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
   const label = tf.input({ shape: [1], dtype: 'int32', name: LABEL_INPUT }); // [B, 1]
   const features = dcganDiscriminatorFeatures(image, config, context, seeds, 'cdcgan'); // [B, h0·w0·c]
-  const logit = addProjection(dcganLogit(features, seeds), features, label, numClasses, seeds); // ψ(φ(x)) + ⟨embed(y), φ(x)⟩: [B, 1]
+  const logit = addProjection(dcganLogit(features, seeds, config.spectralNorm), features, label, numClasses, seeds); // ψ(φ(x)) + ⟨embed(y), φ(x)⟩: [B, 1]
   return tf.model({ inputs: [image, label], outputs: logit, name: 'discriminator' });
 }
 

@@ -7,9 +7,10 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { LABEL_INPUT, LATENT_INPUT, SeedSequence, type BuildContext, type GanFamily } from './family.ts';
-import { denseLayer, mlpDiscriminatorTrunk, mlpGeneratorTrunk } from './mlp.ts';
+import { appendMinibatchStddev, discriminatorDense, discriminatorOptionDefaults, validateDiscriminatorOptions, type DiscriminatorOptions } from './discriminator-options.ts';
+import { mlpDiscriminatorTrunk, mlpGeneratorTrunk } from './mlp.ts';
 
-export interface CganConfig {
+export interface CganConfig extends DiscriminatorOptions {
   /** Generator hidden widths, first to last. Default [128, 256, 512, 1024]. */
   generatorUnits: number[];
   /** Discriminator hidden widths, first to last. Default [512, 512, 512]. */
@@ -41,6 +42,7 @@ export const cganDefaults: Readonly<CganConfig> = Object.freeze({
   discriminatorConditioning: 'projection',
   leakySlope: 0.2,
   batchNormMomentum: 0.9,
+  ...discriminatorOptionDefaults,
 });
 
 /** The class count of a conditional family's dataset; a RangeError naming `family` when it has no labels or one class. */
@@ -79,6 +81,7 @@ export function buildCganGenerator(config: CganConfig, context: BuildContext): t
 
 export function buildCganDiscriminator(config: CganConfig, context: BuildContext): tf.LayersModel {
   const numClasses = classCount(context);
+  validateDiscriminatorOptions(config, 'cgan');
   const seeds = new SeedSequence(context.seed ^ 0x5bd1e995);
   const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
   const label = tf.input({ shape: [1], dtype: 'int32', name: LABEL_INPUT }); // [B, 1]
@@ -87,8 +90,8 @@ export function buildCganDiscriminator(config: CganConfig, context: BuildContext
   let h = projection
     ? flat
     : (tf.layers.concatenate({ name: 'd_concat' }).apply([flat, embedLabel(label, numClasses, config.embeddingDim || numClasses, seeds, 'd')]) as tf.SymbolicTensor); // [B, H·W·C (+ embeddingDim)]
-  h = mlpDiscriminatorTrunk(h, config, seeds); // [B, last units]
-  let logit = denseLayer(1, seeds, 'd_logit').apply(h) as tf.SymbolicTensor; // [B, 1]
+  h = appendMinibatchStddev(mlpDiscriminatorTrunk(h, config, seeds), config); // [B, last units (+ 1 with minibatchStddev)]
+  let logit = discriminatorDense(1, seeds, 'd_logit', config.spectralNorm).apply(h) as tf.SymbolicTensor; // [B, 1]
   if (projection) logit = addProjection(logit, h, label, numClasses, seeds); // [B, 1]
   return tf.model({ inputs: [image, label], outputs: logit, name: 'discriminator' });
 }

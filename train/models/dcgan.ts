@@ -4,9 +4,10 @@
 // base is H/2^stages with stages chosen so it is 4..7 (28 → 7, 32 → 4, 64 → 4). The trunks are shared with cdcgan.ts.
 
 import * as tf from '@tensorflow/tfjs';
+import { appendMinibatchStddev, discriminatorConv2d, discriminatorDense, discriminatorOptionDefaults, validateDiscriminatorOptions, type DiscriminatorOptions } from './discriminator-options.ts';
 import { LATENT_INPUT, SeedSequence, type BuildContext, type GanFamily } from './family.ts';
 
-export interface DcganConfig {
+export interface DcganConfig extends DiscriminatorOptions {
   /** Channels of the generator's base grid (its widest layer); each stage halves them. Default 128. */
   generatorChannels: number;
   /** Channels of the discriminator's first convolution; each stage doubles them. Default 64. */
@@ -38,6 +39,7 @@ export const dcganDefaults: Readonly<DcganConfig> = Object.freeze({
   batchNormMomentum: 0.9,
   discriminatorNorm: 'none',
   upsampling: 'transpose',
+  ...discriminatorOptionDefaults,
 });
 
 /** Largest and smallest side of the base grid the generator starts from. */
@@ -76,11 +78,16 @@ export function validateDcganConfig(config: DcganConfig, family: string): void {
   if (config.upsampling !== 'transpose' && config.upsampling !== 'resize') {
     throw new RangeError(`family '${family}' config 'upsampling' must be 'transpose' or 'resize', got ${JSON.stringify(config.upsampling)}`);
   }
+  validateDiscriminatorOptions(config, family);
 }
 
 /** N(0, 0.02) as in the DCGAN paper, seeded per layer. */
 function dcganInit(seeds: SeedSequence): ReturnType<typeof tf.initializers.randomNormal> {
-  return tf.initializers.randomNormal({ mean: 0, stddev: 0.02, seed: seeds.take() });
+  return dcganNormal(seeds.take());
+}
+
+function dcganNormal(seed: number): ReturnType<typeof tf.initializers.randomNormal> {
+  return tf.initializers.randomNormal({ mean: 0, stddev: 0.02, seed });
 }
 
 /** [B, in] → Dense → base grid → stages of ×2 upsampling → tanh → [B, H, W, C]. */
@@ -121,21 +128,21 @@ export function dcganDiscriminatorFeatures(image: tf.SymbolicTensor, config: Dcg
   for (let i = 0; i < stages; i++) {
     // No norm on the first layer (as in the DCGAN paper): normalising the raw pixels' response slows D down.
     const norm = i > 0 && config.discriminatorNorm !== 'none';
-    h = tf.layers.conv2d({
-      filters: config.discriminatorChannels * 2 ** i, kernelSize: config.kernelSize, strides: 2, padding: 'same', useBias: !norm,
-      kernelInitializer: dcganInit(seeds), biasInitializer: 'zeros', name: `d_conv_${i}`,
-    }).apply(h) as tf.SymbolicTensor; // [B, h, w, c] → [B, h/2, w/2, 64·2^i]   (28×28: 28→14 ×64, 14→7 ×128)
+    h = discriminatorConv2d({
+      filters: config.discriminatorChannels * 2 ** i, kernelSize: config.kernelSize, strides: 2, padding: 'same', useBias: !norm, name: `d_conv_${i}`,
+    }, seeds, config.spectralNorm, dcganNormal).apply(h) as tf.SymbolicTensor; // [B, h, w, c] → [B, h/2, w/2, 64·2^i]   (28×28: 28→14 ×64, 14→7 ×128)
     if (norm && config.discriminatorNorm === 'batch') h = tf.layers.batchNormalization({ momentum: config.batchNormMomentum, name: `d_bn_${i}` }).apply(h) as tf.SymbolicTensor;
     // Per-sample statistics over [H, W, C], so the samples of a batch stay independent (a gradient penalty needs that).
     if (norm && config.discriminatorNorm === 'layer') h = tf.layers.layerNormalization({ axis: [1, 2, 3], name: `d_ln_${i}` }).apply(h) as tf.SymbolicTensor;
     h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `d_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
   }
-  return tf.layers.flatten({ name: 'd_flatten' }).apply(h) as tf.SymbolicTensor; // [B, h0·w0·c]   (28×28: [B, 6272])
+  h = appendMinibatchStddev(h, config); // [B, h0, w0, c (+ 1 with minibatchStddev)]
+  return tf.layers.flatten({ name: 'd_flatten' }).apply(h) as tf.SymbolicTensor; // [B, h0·w0·c]   (28×28: [B, 6272]; 6321 with minibatchStddev)
 }
 
-/** ψ: features [B, n] → one logit [B, 1] (no sigmoid: the losses take logits). */
-export function dcganLogit(features: tf.SymbolicTensor, seeds: SeedSequence): tf.SymbolicTensor {
-  return tf.layers.dense({ units: 1, kernelInitializer: dcganInit(seeds), biasInitializer: 'zeros', name: 'd_logit' }).apply(features) as tf.SymbolicTensor; // [B, 1]
+/** ψ: features [B, n] → one logit [B, 1] (no sigmoid: the losses take logits); spectrally normalised with `spectral`. */
+export function dcganLogit(features: tf.SymbolicTensor, seeds: SeedSequence, spectral = false): tf.SymbolicTensor {
+  return discriminatorDense(1, seeds, 'd_logit', spectral, dcganNormal).apply(features) as tf.SymbolicTensor; // [B, 1]
 }
 
 export function buildDcganGenerator(config: DcganConfig, context: BuildContext): tf.LayersModel {
@@ -148,7 +155,7 @@ export function buildDcganDiscriminator(config: DcganConfig, context: BuildConte
   const seeds = new SeedSequence(context.seed ^ 0x5bd1e995);
   const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
   const features = dcganDiscriminatorFeatures(image, config, context, seeds, 'dcgan');
-  return tf.model({ inputs: image, outputs: dcganLogit(features, seeds), name: 'discriminator' });
+  return tf.model({ inputs: image, outputs: dcganLogit(features, seeds, config.spectralNorm), name: 'discriminator' });
 }
 
 export const dcganFamily: GanFamily<DcganConfig> = {

@@ -2,9 +2,10 @@
 // and discriminator on flattened images. Small, fast on CPU/wasm, and every generator layer maps to ONNX.
 
 import * as tf from '@tensorflow/tfjs';
+import { appendMinibatchStddev, discriminatorDense, discriminatorOptionDefaults, validateDiscriminatorOptions, type DiscriminatorOptions } from './discriminator-options.ts';
 import { LATENT_INPUT, SeedSequence, type BuildContext, type GanFamily } from './family.ts';
 
-export interface MlpConfig {
+export interface MlpConfig extends DiscriminatorOptions {
   /** Generator hidden widths, first to last. Default [256, 512, 1024]. */
   generatorUnits: number[];
   /** Discriminator hidden widths, first to last. Default [512, 256]. */
@@ -23,6 +24,7 @@ export const mlpDefaults: Readonly<MlpConfig> = Object.freeze({
   discriminatorUnits: [512, 256],
   leakySlope: 0.2,
   batchNormMomentum: 0.9,
+  ...discriminatorOptionDefaults,
 });
 
 export function buildMlpGenerator(config: MlpConfig, context: BuildContext): tf.LayersModel {
@@ -54,21 +56,22 @@ export function mlpGeneratorTrunk(
 export function buildMlpDiscriminator(config: MlpConfig, context: BuildContext): tf.LayersModel {
   const seeds = new SeedSequence(context.seed ^ 0x5bd1e995);
   const image = tf.input({ shape: context.imageShape, name: 'image' }); // [B, H, W, C]
+  validateDiscriminatorOptions(config, 'mlp');
   const flat = tf.layers.flatten({ name: 'd_flatten' }).apply(image) as tf.SymbolicTensor; // [B, H·W·C]
-  const h = mlpDiscriminatorTrunk(flat, { ...config, discriminatorDropout: 0 }, seeds);
-  const logit = denseLayer(1, seeds, 'd_logit').apply(h) as tf.SymbolicTensor; // [B, 1]
+  const h = appendMinibatchStddev(mlpDiscriminatorTrunk(flat, { ...config, discriminatorDropout: 0 }, seeds), config); // [B, last units (+ 1)]
+  const logit = discriminatorDense(1, seeds, 'd_logit', config.spectralNorm).apply(h) as tf.SymbolicTensor; // [B, 1]
   return tf.model({ inputs: image, outputs: logit, name: 'discriminator' });
 }
 
 /** The discriminator trunk every MLP family shares: dense blocks with LeakyReLU, dropout after all but the first. */
 export function mlpDiscriminatorTrunk(
   input: tf.SymbolicTensor,
-  config: { discriminatorUnits: number[]; discriminatorDropout: number; leakySlope: number },
+  config: { discriminatorUnits: number[]; discriminatorDropout: number; leakySlope: number; spectralNorm: boolean },
   seeds: SeedSequence,
 ): tf.SymbolicTensor {
   let h = input;
   config.discriminatorUnits.forEach((units, i) => {
-    h = denseLayer(units, seeds, `d_dense_${i}`).apply(h) as tf.SymbolicTensor; // [B, units]
+    h = discriminatorDense(units, seeds, `d_dense_${i}`, config.spectralNorm).apply(h) as tf.SymbolicTensor; // [B, units]
     if (i > 0 && config.discriminatorDropout > 0) h = tf.layers.dropout({ rate: config.discriminatorDropout, name: `d_dropout_${i}` }).apply(h) as tf.SymbolicTensor;
     h = tf.layers.leakyReLU({ alpha: config.leakySlope, name: `d_lrelu_${i}` }).apply(h) as tf.SymbolicTensor;
   });
