@@ -14,6 +14,7 @@ import { join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GanforgeError } from '../common/errors.ts';
 import { isTempName, replaceDirectoryAtomic, writeFileAtomic } from './atomic-write.ts';
+import './models/layers/discriminator-layers.ts'; // registers the custom discriminator layers, so loadLayersModel can rebuild them
 import { SIDECAR_FORMAT, type RunSidecar } from './run-sidecar.ts';
 
 export const LATEST_FORMAT = 'ganforge.latest/1';
