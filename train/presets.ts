@@ -4,12 +4,26 @@
 
 import { InvalidParameterError } from '../common/errors.ts';
 import { getFamily } from './models/registry.ts';
-import type { TrainGanOptions } from './trainer.ts';
+
+/** The training options a preset may set (TrainGanOptions fields of the same names; kept here so presets.ts does not import the trainer). */
+export interface PresetOptions {
+  loss?: string;
+  optimizer?: string;
+  learningRateGenerator?: number;
+  learningRateDiscriminator?: number;
+  beta1?: number;
+  beta2?: number;
+  discriminatorSteps?: number;
+  gradientPenalty?: number;
+  weightClip?: number;
+  labelSmoothing?: number;
+  generatorEma?: number;
+}
 
 export interface Preset {
   name: string;
   summary: string;
-  options: Partial<Omit<TrainGanOptions, 'preset' | 'family' | 'dataset' | 'outDir' | 'familyConfig'>>;
+  options: PresetOptions;
   /** Family config fields to set when the family has them (e.g. no BatchNorm in a gradient-penalty critic). */
   familyConfig?: Record<string, unknown>;
 }
@@ -31,12 +45,12 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
 export const PRESET_NAMES = Object.freeze(Object.keys(PRESETS));
 
 /** `options` with its preset's settings filled in where the caller gave none; unchanged without a preset. */
-export function applyPreset(options: TrainGanOptions): TrainGanOptions {
+export function applyPreset<T extends { preset?: string; family: string; familyConfig?: Record<string, unknown> } & PresetOptions>(options: T): T {
   if (options.preset === undefined || options.preset === '') return options;
   const preset = Object.hasOwn(PRESETS, options.preset) ? PRESETS[options.preset] : undefined;
   if (!preset) throw new InvalidParameterError('preset', `unknown preset '${options.preset}'; allowed: ${PRESET_NAMES.join(', ')}`);
   const defaults = getFamily(options.family).defaults as Record<string, unknown>;
   const familyConfig = Object.fromEntries(Object.entries(preset.familyConfig ?? {}).filter(([key]) => Object.hasOwn(defaults, key)));
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  return { ...preset.options, ...given, familyConfig: { ...familyConfig, ...options.familyConfig } } as TrainGanOptions;
+  return { ...preset.options, ...given, familyConfig: { ...familyConfig, ...options.familyConfig } } as T;
 }

@@ -8,7 +8,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { sampleLatents } from '../../common/latents.ts';
-import type { StepMetrics } from '../trainer.ts';
+import type { StepMetrics } from '../step-metrics.ts';
 import type { Diagnosis, RunView, TrainingObserver } from './observer.ts';
 
 export interface DiagnosesOptions {

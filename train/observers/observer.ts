@@ -4,7 +4,7 @@
 
 import type * as tf from '@tensorflow/tfjs';
 import type { BuildContext } from '../models/family.ts';
-import type { StepMetrics } from '../trainer.ts';
+import type { StepMetrics } from '../step-metrics.ts';
 
 /** Quality metrics of the generator at a step, measured by the eval protocol (eval/evaluate.ts's judge). */
 export interface EvalRecord {
