@@ -144,7 +144,7 @@ describe('VAE training on MNIST', () => {
       (e: unknown) => e instanceof InvalidParameterError && e.parameter === 'loss' && /does nothing for variational family 'vae'/.test(e.message));
   });
 
-  it('mlp: 48 steps (limit 512, batch 32) lower the reconstruction loss; metrics finite; grids per epoch; checkpoint holds decoder and encoder', async () => {
+  it('mlp: 48 steps (limit 512, batch 32) lower the reconstruction loss; metrics finite; grids per epoch; checkpoint holds decoder and encoder', async (t) => {
     const dataset = await mnistSubset(512);
     const outDir = await tempDir('vae-mlp');
     const result = await train({ family: 'vae', dataset, outDir, batchSize: 32, steps: 48, latentDim: 16, seed: 1, progress: false });
@@ -157,7 +157,8 @@ describe('VAE training on MNIST', () => {
     const mean = (xs: VaeStepRecord[]) => xs.reduce((s, l) => s + l.reconstructionLoss, 0) / xs.length;
     const first = mean(lines.slice(0, 8));
     const lastEight = mean(lines.slice(-8));
-    // Measured here: ≈ 545 → ≈ 200 nats per image; a 25% drop is far inside that and far outside noise.
+    t.diagnostic(`reconstruction (mean of 8 steps) ${first.toFixed(1)} → ${lastEight.toFixed(1)} nats/image; KL ${lines.at(-1)!.klDivergence.toFixed(2)}; ELBO ${lines[0]!.elbo.toFixed(1)} → ${lines.at(-1)!.elbo.toFixed(1)}; ${result.summary.stepsPerSecond.toFixed(1)} steps/s on ${result.backend}`);
+    // Measured on wasm here: 414.6 → 186.7 nats per image (mean of the first and last 8 steps); a 25% drop is well inside that.
     assert.ok(lastEight < 0.75 * first, `reconstruction ${first.toFixed(1)} → ${lastEight.toFixed(1)}`);
     assert.ok(lines.at(-1)!.elbo > lines[0]!.elbo, 'the ELBO rose');
     const samples = (await readdir(join(outDir, 'samples'))).sort();
