@@ -7,7 +7,9 @@
 #
 # CUDA (opt-in, GPU hosts only): --build-arg ONNXRUNTIME_NODE_INSTALL=cuda12 fetches onnxruntime-node's CUDA provider
 # at build time; the runtime still needs CUDA 12 + cuDNN 9 libraries and `docker run --gpus all` (see the README).
-# Untested here: the machine this was written on has no Docker daemon; every command below was run by hand instead.
+# Built and run without Docker on a machine with no daemon and no Docker Hub: buildah (Debian's package), with the
+# base image made locally by deploy/buildah-local-base.sh; /healthz, /generate, /web/* and a clean SIGTERM checked.
+#   buildah --storage-driver vfs bud --isolation chroot --pull=never --format docker -t ganforge .
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
