@@ -40,6 +40,14 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
     options: { loss: 'wasserstein', gradientPenalty: 10, optimizer: 'adam', learningRateGenerator: 1e-4, learningRateDiscriminator: 1e-4, beta1: 0, beta2: 0.9, discriminatorSteps: 5 },
     familyConfig: { discriminatorNorm: 'layer' },
   },
+  sngan: {
+    name: 'sngan',
+    // Miyato et al. 2018, Table 1 setting C (DCGAN's Adam settings, one D step): the standard-CNN setting closest to
+    // these families, and the cheapest; their ResNet runs used lr 2e-4, β (0, 0.9), 5 D steps instead.
+    summary: 'SN-GAN (Miyato et al. 2018): spectral normalisation of every D kernel, hinge loss, Adam lr 2e-4 β (0.5, 0.999), 1 D step, no BatchNorm in D',
+    options: { loss: 'hinge', optimizer: 'adam', learningRateGenerator: 2e-4, learningRateDiscriminator: 2e-4, beta1: 0.5, beta2: 0.999, discriminatorSteps: 1 },
+    familyConfig: { spectralNorm: true, discriminatorNorm: 'none' },
+  },
 });
 
 export const PRESET_NAMES = Object.freeze(Object.keys(PRESETS));

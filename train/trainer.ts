@@ -31,6 +31,7 @@ import { applyPreset } from './presets.ts';
 import { ProgressBar, type ProgressOptions } from './progress.ts';
 import { SIDECAR_FORMAT, type RunSidecar } from './run-sidecar.ts';
 import { SUMMARY_FILE, summarizeRun, type RunSummary } from './run-summary.ts';
+import type { StepMetrics } from './step-metrics.ts';
 import { TECHNIQUE_OPTIONS } from './techniques/registry.ts';
 
 
@@ -118,20 +119,7 @@ export interface TrainGanOptions {
   observers?: TrainingObserver[];
 }
 
-/**
- * One line of metrics.jsonl. dLoss is D's adversarial loss (for BCE losses the mean of the real and fake
- * cross-entropies, ln 2 ≈ 0.693 at equilibrium); dReal and dFake are mean D(x) and D(G(z)) (≈ 0.5 at equilibrium) or,
- * for critic losses, mean critic scores. Auxiliary-classifier families add dClassLoss (ln 10 ≈ 2.30 untrained on 10
- * classes), dClassAccuracy (share of the real batch classified right) and gClassLoss.
- */
-export interface StepMetrics extends DiscriminatorStepMetrics, GeneratorStepMetrics {
-  /** Generator updates done so far (1-based after the first step). */
-  step: number;
-  /** Epoch the step belongs to (1-based). */
-  epoch: number;
-  /** Steps per second over the epoch so far. */
-  stepsPerSecond: number;
-}
+export type { StepMetrics } from './step-metrics.ts';
 
 export interface TrainGanResult {
   runDir: string;
