@@ -6,10 +6,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidParameterError } from '../common/errors.ts';
 import { SeededRandom } from '../common/random.ts';
+import { DropoutSeeds } from './dropout-seeds.ts';
 import type { AdversarialLoss } from './losses/loss.ts';
 import { getLoss } from './losses/registry.ts';
 import type { OptimizerKind, OptimizerSettings } from './optimizers/optimizer.ts';
 import { getOptimizer } from './optimizers/registry.ts';
+import { captureOptimizerState, optimizerStateMismatch, restoreOptimizerState, type OptimizerSide, type OptimizerState } from './optimizers/state.ts';
 import { createTechniques, type TechniqueOptions } from './techniques/registry.ts';
 import type { TechniqueMetricName, TrainingTechnique } from './techniques/technique.ts';
 
@@ -94,6 +96,7 @@ export class GanStepper {
   private readonly discriminatorVariables: tf.Variable[];
   private readonly classLossWeight: number | null;
   private readonly realTarget: number;
+  private readonly dropoutSeeds: DropoutSeeds;
 
   constructor(options: GanStepperOptions) {
     this.options = options;
@@ -125,6 +128,7 @@ export class GanStepper {
     this.optimizerD = this.optimizerKind.create(settings(options.learningRateDiscriminator));
     this.generatorVariables = this.generator.trainableWeights.map((w) => w.read() as tf.Variable);
     this.discriminatorVariables = this.discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.dropoutSeeds = new DropoutSeeds(options.seed, [this.generator, this.discriminator]);
     this.techniques = createTechniques(options.techniques ?? {}, {
       generator: this.generator, discriminator: this.discriminator, generatorVariables: this.generatorVariables,
       discriminatorVariables: this.discriminatorVariables, numClasses: options.numClasses, loss: this.loss, seed: options.seed,
@@ -136,6 +140,26 @@ export class GanStepper {
   setLearningRateFactor(factor: number): void {
     this.optimizerKind.setLearningRate(this.optimizerG, this.options.learningRateGenerator * factor);
     this.optimizerKind.setLearningRate(this.optimizerD, this.options.learningRateDiscriminator * factor);
+  }
+
+  /** Both optimizers' state (moments, bias-correction products, update counts), for a checkpoint. */
+  optimizerState(): Promise<OptimizerState> {
+    return captureOptimizerState(this.optimizerKind.name, this.optimizerSides());
+  }
+
+  /** Puts a checkpoint's optimizer state back; returns why it does not fit (the moments then restart), else null. */
+  async restoreOptimizerState(state: OptimizerState): Promise<string | null> {
+    const sides = this.optimizerSides();
+    const mismatch = optimizerStateMismatch(state, this.optimizerKind.name, sides);
+    if (mismatch === null) await restoreOptimizerState(state, sides);
+    return mismatch;
+  }
+
+  private optimizerSides(): { generator: OptimizerSide; discriminator: OptimizerSide } {
+    return {
+      generator: { optimizer: this.optimizerG, variables: this.generator.trainableWeights },
+      discriminator: { optimizer: this.optimizerD, variables: this.discriminator.trainableWeights },
+    };
   }
 
   /** The generator to sample and export: a technique's (the EMA copy) when one provides it, else the trained one. */
@@ -153,9 +177,11 @@ export class GanStepper {
     const auxiliary = this.classLossWeight !== null;
     if (auxiliary && labels === null) throw new RangeError('an auxiliary-classifier discriminator step needs the real batch\'s labels, got null');
     const kept = new KeptScalars();
+    this.dropoutSeeds.beginUpdate(key);
     try {
       tf.tidy(() => {
         const [z, fakeLabels] = this.latentBatch(batchSize, key);
+        this.dropoutSeeds.beforePass(this.generator);
         const fakes = withFrozenStatistics(this.generator, () =>
           this.generator.apply(fakeLabels ? [z, fakeLabels] : z, { training: true }) as tf.Tensor);
         // An auxiliary-classifier D sees the image alone; the label only enters its class loss.
@@ -194,6 +220,7 @@ export class GanStepper {
       for (const technique of this.techniques) technique.afterDiscriminatorUpdate?.();
       return kept.read() as unknown as DiscriminatorStepMetrics;
     } finally {
+      this.dropoutSeeds.endUpdate();
       kept.dispose();
     }
   }
@@ -202,10 +229,12 @@ export class GanStepper {
   trainGeneratorStep(batchSize: number, key: number): GeneratorStepMetrics {
     const auxiliary = this.classLossWeight !== null;
     const kept = new KeptScalars();
+    this.dropoutSeeds.beginUpdate(key);
     try {
       tf.tidy(() => {
         const [z, fakeLabels] = this.latentBatch(batchSize, key);
         const { grads } = tf.variableGrads(() => {
+          this.dropoutSeeds.beforePass(this.generator);
           const fakes = this.generator.apply(fakeLabels ? [z, fakeLabels] : z, { training: true }) as tf.Tensor;
           const { logits, classLogits } = withFrozenStatistics(this.discriminator, () => this.discriminate(fakes, auxiliary ? null : fakeLabels));
           const adversarial = this.loss.generatorLoss(logits);
@@ -222,12 +251,14 @@ export class GanStepper {
       for (const technique of this.techniques) technique.afterGeneratorUpdate?.();
       return kept.read() as unknown as GeneratorStepMetrics;
     } finally {
+      this.dropoutSeeds.endUpdate();
       kept.dispose();
     }
   }
 
   /** The discriminator in training mode; `label` is its second input (null for unconditional or auxiliary-classifier D). */
   private discriminate(images: tf.Tensor, label: tf.Tensor | null): { logits: tf.Tensor; classLogits: tf.Tensor | null } {
+    this.dropoutSeeds.beforePass(this.discriminator);
     const out = this.discriminator.apply(label ? [images, label] : images, { training: true }) as tf.Tensor | tf.Tensor[];
     if (this.classLossWeight === null) return { logits: out as tf.Tensor, classLogits: null };
     const [logits, classLogits] = out as tf.Tensor[];

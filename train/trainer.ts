@@ -4,7 +4,7 @@
 // (train/backend.ts selects it); this file imports '@tensorflow/tfjs' only.
 
 import { appendFileSync, createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { GanforgeError, InvalidParameterError } from '../common/errors.ts';
@@ -13,13 +13,14 @@ import { tileImages } from '../common/pixels.ts';
 import { encodePng } from '../common/png.ts';
 import { SeededRandom, assertSeed } from '../common/random.ts';
 import { writeFileAtomic } from './atomic-write.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { BEST_METRICS, loadCheckpoint, saveCheckpoint, type BestMetric } from './checkpoint.ts';
 import { loadDataset, type Dataset, type LoadDatasetOptions } from './dataset/registry.ts';
 import { GanStepper, type DiscriminatorStepMetrics, type GeneratorStepMetrics } from './gan-stepper.ts';
 import { getLoss } from './losses/registry.ts';
 import type { BuildContext, GanFamily } from './models/family.ts';
 import { getFamily, resolveFamilyConfig } from './models/registry.ts';
 import { getOptimizer } from './optimizers/registry.ts';
+import type { OptimizerState } from './optimizers/state.ts';
 import { formatSchedule, parseSchedule, scheduleFactor } from './optimizers/schedule.ts';
 import { portablePath } from './portable-paths.ts';
 import { activeRunObserver } from './observers/active-run.ts';
@@ -97,7 +98,15 @@ export interface TrainGanOptions {
   checkpointEvery?: number;
   /** Complete checkpoints kept on disk (0 = all). Default 3. */
   keepCheckpoints?: number;
-  /** Continue from outDir's latest checkpoint (weights, step, epoch; Adam moments restart). Default false. */
+  /**
+   * Also keep the checkpoint with the best value of this eval metric (evalEvery) and point best.json at it, for
+   * `ganforge export --best`; null = none. Default 'frechetDistance'.
+   */
+  keepBest?: BestMetric | null;
+  /**
+   * Continue from outDir's latest complete checkpoint exactly: weights, optimizer state, step (so data order, latents,
+   * dropout masks and the learning-rate schedule's position follow). Default false.
+   */
   resume?: boolean;
   /** Aborting saves a checkpoint at the current step, then trainGan resolves with aborted = true. */
   signal?: AbortSignal;
@@ -142,6 +151,8 @@ export interface TrainGanResult {
   eval: EvalRecord | null;
   /** What the end-of-run summary says (also in <run>/summary.json). */
   summary: RunSummary;
+  /** On resume: what did not continue exactly (checkpoints skipped as corrupt, optimizer moments restarted); also on stderr. */
+  resumeNotices?: string[];
 }
 
 /** Seed of the fixed latents behind every sample grid (the same grid cells across epochs show the same z). */
@@ -181,8 +192,15 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
   let previousSeconds = 0;
   let pair: { generator: tf.LayersModel; discriminator: tf.LayersModel };
   let restoredGeneratorEma: tf.LayersModel | undefined;
+  let restoredOptimizer: { state: OptimizerState | null; dir: string } | null = null;
+  const resumeNotices: string[] = [];
+  const notice = (message: string) => {
+    resumeNotices.push(message);
+    process.stderr.write(`warning: ${message}\n`);
+  };
   if (o.resume) {
-    const loaded = await loadCheckpoint(runDir);
+    const loaded = await loadCheckpoint(runDir, { onSkip: notice });
+    restoredOptimizer = { state: loaded.optimizerState, dir: loaded.dir };
     if (loaded.sidecar.family !== family.name) {
       throw new InvalidParameterError('family', `cannot resume run ${runDir}: it trains family '${loaded.sidecar.family}', not '${family.name}'`);
     }
@@ -192,6 +210,8 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     else loaded.generatorEma?.dispose();
     startStep = loaded.sidecar.step;
     previousSeconds = loaded.sidecar.durationSeconds;
+    // A run killed after its last checkpoint logged steps past it; they are trained again, so their lines go.
+    await truncateLogs(runDir, startStep);
   } else {
     pair = buildGanPair(family, familyConfig, context);
   }
@@ -203,6 +223,11 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     classLossWeight: family.auxiliaryClassifier === true ? classLossWeightOf(family, familyConfig) : null,
     ...(restoredGeneratorEma ? { restoredGeneratorEma } : {}),
   });
+  if (restoredOptimizer !== null) {
+    const { state, dir } = restoredOptimizer;
+    const mismatch = state === null ? 'it has no optimizer state (saved before ganforge kept it)' : await stepper.restoreOptimizerState(state);
+    if (mismatch !== null) notice(`resuming from ${dir}: ${mismatch}; the ${o.optimizer} optimizer state (moments, step count) restarts from zero`);
+  }
   const schedule = parseSchedule(o.lrSchedule);
   const backend = tf.getBackend();
   const started = performance.now();
@@ -243,7 +268,10 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
   const save = async () => {
     // A technique's sampling generator (the EMA average) is checkpointed beside the trained pair.
     const average = stepper.samplingGenerator();
-    checkpointDir = await saveCheckpoint({ runDir, ...pair, generatorEma: average === pair.generator ? null : average, sidecar: sidecar(), keep: o.keepCheckpoints });
+    checkpointDir = await saveCheckpoint({
+      runDir, ...pair, generatorEma: average === pair.generator ? null : average, sidecar: sidecar(), keep: o.keepCheckpoints,
+      optimizerState: await stepper.optimizerState(), keepBest: o.keepBest,
+    });
     for (const observer of observers) await observer.onCheckpoint?.(checkpointDir, run);
   };
   const writeSamples = async (name: string) => {
@@ -347,11 +375,33 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
   }
   const finished = {
     runDir, checkpointDir, step, epoch: Math.floor(step / stepsPerEpoch), aborted, metrics: last, samples, backend,
-    durationSeconds: seconds(), warnings, eval: lastEval,
+    durationSeconds: seconds(), warnings, eval: lastEval, resumeNotices,
   };
   const summary = summarizeRun(finished, { steps: step - startStep, seconds: (performance.now() - started) / 1000 });
   await writeFileAtomic(join(runDir, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);
   return { ...finished, summary };
+}
+
+/** Drops the lines of metrics.jsonl and eval.jsonl logged after `step` (rewritten atomically; absent files are left). */
+async function truncateLogs(runDir: string, step: number): Promise<void> {
+  for (const name of ['metrics.jsonl', 'eval.jsonl']) {
+    let text: string;
+    try {
+      text = await readFile(join(runDir, name), 'utf8');
+    } catch {
+      continue;
+    }
+    const lines = text.split('\n').filter((line) => line.trim() !== '');
+    const kept = lines.filter((line) => {
+      try {
+        const logged = (JSON.parse(line) as { step?: unknown }).step;
+        return typeof logged !== 'number' || logged <= step;
+      } catch {
+        return false; // a line torn by the kill
+      }
+    });
+    if (kept.length !== lines.length) await writeFileAtomic(join(runDir, name), kept.map((l) => `${l}\n`).join(''));
+  }
 }
 
 /** Renders the fixed-latent grid in inference mode (BN moving statistics), exactly as the exported ONNX computes. */
@@ -436,6 +486,7 @@ function validateOptions(given: TrainGanOptions): ResolvedOptions {
     sampleEvery: options.sampleEvery ?? 0,
     checkpointEvery: options.checkpointEvery ?? 0,
     keepCheckpoints: options.keepCheckpoints ?? 3,
+    keepBest: options.keepBest === undefined ? 'frechetDistance' : options.keepBest,
     resume: options.resume ?? false,
     signal: options.signal,
     progress: options.progress === false ? false : options.progress === true || options.progress === undefined ? {} : options.progress,
@@ -457,6 +508,9 @@ function validateOptions(given: TrainGanOptions): ResolvedOptions {
   integer('sampleEvery', o.sampleEvery, 0);
   integer('checkpointEvery', o.checkpointEvery, 0);
   integer('keepCheckpoints', o.keepCheckpoints, 0);
+  if (o.keepBest !== null && !Object.hasOwn(BEST_METRICS, o.keepBest)) {
+    throw new InvalidParameterError('keepBest', `'keepBest' must be one of ${Object.keys(BEST_METRICS).join(', ')} or null, got ${JSON.stringify(o.keepBest)}`);
+  }
   integer('evalEvery', o.evalEvery, 0);
   positive('learningRateGenerator', o.learningRateGenerator);
   positive('learningRateDiscriminator', o.learningRateDiscriminator);

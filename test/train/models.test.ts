@@ -32,6 +32,11 @@ describe('GAN families', () => {
             const [logits, classLogits] = discriminator.predict(images) as tf.Tensor[];
             assert.deepEqual(logits!.shape, [5, 1]);
             assert.deepEqual(classLogits!.shape, [5, 7]);
+          } else if (family.objective === 'variational') {
+            // A VAE's discriminator slot holds its encoder: image (+ label) → [μ, log σ²], one row of latentDim each.
+            const [mean, logVariance] = discriminator.predict(family.conditional ? [images, labels] : images) as tf.Tensor[];
+            assert.deepEqual(mean!.shape, [5, 16]);
+            assert.deepEqual(logVariance!.shape, [5, 16]);
           } else {
             const logits = discriminator.predict(family.conditional ? [images, labels] : images) as tf.Tensor;
             assert.deepEqual(logits.shape, [5, 1]);
