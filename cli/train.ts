@@ -37,6 +37,8 @@ const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path|ima
   --steps N              stop after N generator updates instead
   --batch-size N         images per batch (default 64)
   --set KEY=VALUE        a family config field (repeatable; VALUE is JSON or text), e.g. --set discriminatorNorm=layer
+  --minibatch-stddev     D sees the minibatch standard deviation (Karras et al. 2018); = --set minibatchStddev=true
+  --spectral-norm        spectral normalisation of D's kernels (Miyato et al. 2018); = --set spectralNorm=true
   --preset NAME          ${Object.values(PRESETS).map((p) => `${p.name}: ${p.summary}`).join('\n                         ')}
                          (flags given explicitly override the preset)
   --loss NAME            ${Object.values(LOSSES).map((l) => `${l.name}: ${l.summary}`).join('\n                         ')}
@@ -83,7 +85,7 @@ async function run(args: string[]): Promise<number> {
       'eval-every': { type: 'string' }, 'no-diagnoses': { type: 'boolean' }, dashboard: { type: 'boolean' }, 'dashboard-port': { type: 'string' },
       'gradient-penalty': { type: 'string' }, 'weight-clip': { type: 'string' }, 'label-smoothing': { type: 'string' }, ema: { type: 'string' },
       'd-steps': { type: 'string' }, seed: { type: 'string' }, limit: { type: 'string' }, 'sample-every': { type: 'string' },
-      'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, 'minibatch-stddev': { type: 'boolean' }, 'spectral-norm': { type: 'boolean' }, backend: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'image-size': { type: 'string' }, channels: { type: 'string' }, 'cache-dir': { type: 'string' }, 'memory-mb': { type: 'string' },
     },
   });
@@ -157,7 +159,13 @@ async function run(args: string[]): Promise<number> {
       ...(values.preset === undefined ? {} : { preset: values.preset }),
       ...(values.optimizer === undefined ? {} : { optimizer: values.optimizer }),
       ...(values['lr-schedule'] === undefined ? {} : { lrSchedule: values['lr-schedule'] }),
-      ...(values.set === undefined ? {} : { familyConfig: familyConfigFlags(values.set) }),
+      ...(values.set === undefined && !values['minibatch-stddev'] && !values['spectral-norm'] ? {} : {
+        familyConfig: {
+          ...(values['minibatch-stddev'] ? { minibatchStddev: true } : {}),
+          ...(values['spectral-norm'] ? { spectralNorm: true } : {}),
+          ...familyConfigFlags(values.set ?? []),
+        },
+      }),
       ...numberFlags(values, { beta1: 'beta1', beta2: 'beta2', momentum: 'momentum', rho: 'rho', epsilon: 'epsilon', 'gradient-penalty': 'gradientPenalty',
         'weight-clip': 'weightClip', 'label-smoothing': 'labelSmoothing', ema: 'generatorEma' }),
       ...(values['eval-every'] === undefined ? {} : { evalEvery: int(values['eval-every'], 'eval-every', 1) }),

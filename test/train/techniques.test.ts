@@ -15,6 +15,8 @@ import { GanStepper, streamSeed } from '../../train/gan-stepper.ts';
 import { binaryCrossEntropyDiscriminatorLoss } from '../../train/losses/binary-cross-entropy.ts';
 import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
 import { buildGanPair, trainGan } from '../../train/trainer.ts';
+import { trainCommand } from '../../cli/train.ts';
+import { PRESETS } from '../../train/presets.ts';
 import { runOnnx } from '../export/helpers.ts';
 import { mnistSubset, tempDir, useBestBackend } from './helpers.ts';
 
@@ -265,4 +267,33 @@ describe('minibatch stddev and spectral normalisation in every family', () => {
       }
     });
   }
+});
+
+describe('sngan preset and CLI flags', () => {
+  it("preset 'sngan' trains a dcgan with hinge loss, Adam (0.5, 0.999), one D step and spectrally normalised D kernels", async () => {
+    const outDir = await tempDir('sngan');
+    const result = await trainGan({ family: 'dcgan', familyConfig: FAMILY_CONFIGS.dcgan, preset: 'sngan', dataset: mnist, steps: 2, batchSize: 8, latentDim: 8, outDir, progress: false });
+    assert.equal(result.step, 2);
+    const loaded = await loadCheckpoint(outDir);
+    assert.equal(loaded.sidecar.loss, 'hinge');
+    assert.equal(loaded.sidecar.familyConfig.spectralNorm, true);
+    assert.deepEqual([loaded.sidecar.training?.beta1, loaded.sidecar.training?.beta2, loaded.sidecar.training?.discriminatorSteps], [0.5, 0.999, 1]);
+    assert.equal(loaded.sidecar.training?.preset, 'sngan');
+    assert.ok(loaded.discriminator.layers.some((l) => l.getClassName() === 'SpectralConv2D'));
+    assert.ok(!loaded.discriminator.layers.some((l) => l.getClassName() === 'Conv2D'));
+    assert.match(PRESETS.sngan!.summary, /Miyato/);
+    for (const m of [loaded.generator, loaded.discriminator]) m.dispose();
+  });
+
+  it('`ganforge train --minibatch-stddev --spectral-norm` sets both family config fields', async () => {
+    const outDir = await tempDir('cli-flags');
+    const code = await trainCommand.run(['--family', 'mlp', '--dataset', 'mnist', '--limit', '64', '--steps', '1', '--batch-size', '16', '--latent-dim', '8',
+      '--set', 'generatorUnits=[16]', '--set', 'discriminatorUnits=[16]', '--minibatch-stddev', '--spectral-norm', '--out', outDir, '--backend', tf.getBackend() === 'wasm' ? 'wasm' : 'cpu']);
+    assert.equal(code, 0);
+    const loaded = await loadCheckpoint(outDir);
+    assert.equal(loaded.sidecar.familyConfig.minibatchStddev, true);
+    assert.equal(loaded.sidecar.familyConfig.spectralNorm, true);
+    assert.ok(loaded.discriminator.layers.some((l) => l.getClassName() === 'MinibatchStddev'));
+    for (const m of [loaded.generator, loaded.discriminator]) m.dispose();
+  });
 });
