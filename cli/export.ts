@@ -11,11 +11,13 @@ import type { Subcommand } from './subcommand.ts';
 
 const HELP = `usage: ganforge export <runDir> --out models/<name>.onnx [options]
 
-Exports the generator of the run's newest checkpoint (or of the checkpoint folder given) to ONNX, checks it against
+Exports the generator of the run's newest checkpoint (or of the checkpoint folder given, or with --best of the one
+with the best eval metric) to ONNX, checks it against
 tfjs on seeded latents in onnxruntime-node, and only then writes <name>.onnx and <name>.json.
 
 options:
   --out PATH          where to write the .onnx (required); <name>.json goes beside it
+  --best              the checkpoint best.json names (best eval metric; needs a run trained with --eval-every N)
   --samples N         seeded latents compared in the parity check (default: 256)
   --tolerance X       largest accepted max |tfjs - ONNX| (default: 1e-4)
   --triton DIR        also write a Triton Inference Server model repository entry: DIR/<name>/config.pbtxt and
@@ -34,6 +36,7 @@ export const exportCommand: Subcommand = {
         tolerance: { type: 'string', default: '1e-4' },
         backend: { type: 'string', default: 'cpu' },
         triton: { type: 'string' },
+        best: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: true,
@@ -60,12 +63,13 @@ export const exportCommand: Subcommand = {
 
     const backend = await selectBackend({ prefer: values.backend as BackendPreference });
     if (backend.name !== values.backend && values.backend !== 'auto') console.error(describeBackend(backend));
-    const report = await exportRun({ runDir: positionals[0]!, outPath: values.out, samples, tolerance });
+    const report = await exportRun({ runDir: positionals[0]!, outPath: values.out, samples, tolerance, best: values.best });
     const { parity } = report;
     console.log(
       `parity: max |Δ| ${parity.maxAbsDiff.toExponential(2)}, mean |Δ| ${parity.meanAbsDiff.toExponential(2)} over ${parity.samples} samples ` +
         `(tolerance ${parity.tolerance}, tfjs ${parity.backend} vs onnxruntime-node cpu)`,
     );
+    if (values.best) console.log(`best checkpoint: step ${report.manifest.training.steps}`);
     console.log(`wrote ${report.path} (${report.bytes} bytes) and ${report.sidecarPath}`);
     if (values.triton !== undefined) {
       // From the written file, not from memory: Triton gets exactly the bytes that passed the parity check.

@@ -13,6 +13,7 @@ import { portableCommand } from '../train/portable-paths.ts';
 import { LOSSES } from '../train/losses/registry.ts';
 import { OPTIMIZERS } from '../train/optimizers/registry.ts';
 import { SCHEDULE_FORMS } from '../train/optimizers/schedule.ts';
+import { BEST_METRICS, type BestMetric } from '../train/checkpoint.ts';
 import { PRESETS } from '../train/presets.ts';
 import { startDashboard, type Dashboard } from '../train/dashboard/server.ts';
 import { formatRunSummary } from '../train/run-summary.ts';
@@ -65,7 +66,11 @@ const HELP = `usage: ganforge train --family <name> --dataset <name|idx-path|ima
   --limit N              train on the first N images only (image folders: N taken round-robin over the classes)
   --sample-every N       also write a sample grid every N steps (default: per epoch)
   --checkpoint-every N   also checkpoint every N steps (default: per epoch)
-  --resume               continue the run in --out from its latest checkpoint
+  --keep-checkpoints N   complete checkpoints kept, newest first (default 3; 0 = all)
+  --keep-best METRIC     also keep the checkpoint with the best eval metric (best.json, for export --best):
+                         ${Object.keys(BEST_METRICS).join(' | ')} | none (default frechetDistance)
+  --resume               continue the run in --out exactly from its latest complete checkpoint (weights, optimizer
+                         state, step, data order, random streams)
   --backend NAME         ${BACKEND_PREFERENCES.join(' | ')} (default auto: tensorflow → wasm → cpu)
   --threads N|auto       threads of the wasm backend (default auto: every core; 1 = its single-threaded SIMD build)
   -h, --help             this text
@@ -85,7 +90,7 @@ async function run(args: string[]): Promise<number> {
       'eval-every': { type: 'string' }, 'no-diagnoses': { type: 'boolean' }, dashboard: { type: 'boolean' }, 'dashboard-port': { type: 'string' },
       'gradient-penalty': { type: 'string' }, 'weight-clip': { type: 'string' }, 'label-smoothing': { type: 'string' }, ema: { type: 'string' },
       'd-steps': { type: 'string' }, seed: { type: 'string' }, limit: { type: 'string' }, 'sample-every': { type: 'string' },
-      'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' }, 'minibatch-stddev': { type: 'boolean' }, 'spectral-norm': { type: 'boolean' }, backend: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'checkpoint-every': { type: 'string' }, 'keep-checkpoints': { type: 'string' }, 'keep-best': { type: 'string' }, resume: { type: 'boolean' }, 'minibatch-stddev': { type: 'boolean' }, 'spectral-norm': { type: 'boolean' }, backend: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'image-size': { type: 'string' }, channels: { type: 'string' }, 'cache-dir': { type: 'string' }, 'memory-mb': { type: 'string' },
     },
   });
@@ -155,6 +160,8 @@ async function run(args: string[]): Promise<number> {
       ...(values.seed === undefined ? {} : { seed: int(values.seed, 'seed', 0) }),
       ...(values['sample-every'] === undefined ? {} : { sampleEvery: int(values['sample-every'], 'sample-every', 0) }),
       ...(values['checkpoint-every'] === undefined ? {} : { checkpointEvery: int(values['checkpoint-every'], 'checkpoint-every', 0) }),
+      ...(values['keep-checkpoints'] === undefined ? {} : { keepCheckpoints: int(values['keep-checkpoints'], 'keep-checkpoints', 0) }),
+      ...(values['keep-best'] === undefined ? {} : { keepBest: keepBestFlag(values['keep-best']) }),
       ...(values.loss === undefined ? {} : { loss: values.loss }),
       ...(values.preset === undefined ? {} : { preset: values.preset }),
       ...(values.optimizer === undefined ? {} : { optimizer: values.optimizer }),
@@ -216,6 +223,12 @@ function familyConfigFlags(pairs: string[]): Record<string, unknown> {
     config[pair.slice(0, eq)] = value;
   }
   return config;
+}
+
+function keepBestFlag(text: string): BestMetric | null {
+  if (text === 'none') return null;
+  if (Object.hasOwn(BEST_METRICS, text)) return text as BestMetric;
+  throw new InvalidParameterError('keep-best', `'--keep-best' must be one of ${Object.keys(BEST_METRICS).join(', ')}, none, got ${JSON.stringify(text)}`);
 }
 
 function channelsFlag(text: string): 1 | 3 {

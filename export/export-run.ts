@@ -9,7 +9,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { InvalidParameterError } from '../common/errors.ts';
 import { MANIFEST_FORMAT, type ModelManifest } from '../common/manifest.ts';
 import { TRUNCATION_MODES } from '../common/truncation.ts';
-import { GENERATOR_EMA_DIR, loadCheckpoint } from '../train/checkpoint.ts';
+import { GENERATOR_EMA_DIR, loadCheckpoint, readBestPointer } from '../train/checkpoint.ts';
 import { TEMP_PREFIX, asWriteFailure, fsyncPath, writeFileAtomic } from '../train/atomic-write.ts';
 import type { RunSidecar } from '../train/run-sidecar.ts';
 import { GENERATOR_NAMES, exportGenerator, generatorConventions } from './export-generator.ts';
@@ -25,6 +25,8 @@ export interface ExportRunOptions extends ParityOptions {
   outPath: string;
   /** ganforge version recorded in the manifest. Default: package.json's version. */
   ganforgeVersion?: string;
+  /** Export the checkpoint best.json names (best eval metric, from --eval-every) instead of the newest. Default false. */
+  best?: boolean;
 }
 
 export interface WriteGeneratorOptions extends ParityOptions {
@@ -81,9 +83,10 @@ export function manifestFromSidecar(sidecar: RunSidecar, ganforgeVersion: string
  * sampled it), verifies parity and writes the files.
  */
 export async function exportRun(options: ExportRunOptions): Promise<ExportReport> {
-  const { runDir, outPath, ganforgeVersion = GANFORGE_VERSION, ...parity } = options;
+  const { runDir, outPath, ganforgeVersion = GANFORGE_VERSION, best = false, ...parity } = options;
   if (typeof runDir !== 'string' || runDir === '') throw new TypeError(`'runDir' must be a non-empty string, got ${String(runDir)}`);
-  const checkpoint = await loadCheckpoint(runDir);
+  const checkpoint = await loadCheckpoint(runDir, { best });
+  const bestPointer = best ? await readBestPointer(runDir) : null;
   const averaged = checkpoint.generatorEma !== null;
   const model = checkpoint.generatorEma ?? checkpoint.generator;
   try {
@@ -93,7 +96,10 @@ export async function exportRun(options: ExportRunOptions): Promise<ExportReport
       // A style generator's own layers make it a w-space model (ψ as a graph input, noise zeroed).
       manifest: { ...manifestFromSidecar(checkpoint.sidecar, ganforgeVersion, averaged), ...generatorConventions(model) },
       outPath,
-      source: { checkpoint: checkpoint.dir, step: checkpoint.sidecar.step, generator: averaged ? GENERATOR_EMA_DIR : 'generator' },
+      source: {
+        checkpoint: checkpoint.dir, step: checkpoint.sidecar.step, generator: averaged ? GENERATOR_EMA_DIR : 'generator',
+        ...(bestPointer === null ? {} : { chosenBy: { metric: bestPointer.metric, value: bestPointer.value, better: bestPointer.better } }),
+      },
     });
   } finally {
     checkpoint.generator.dispose();
