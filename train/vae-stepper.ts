@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { streamSeed } from './gan-stepper.ts';
 import type { OptimizerKind, OptimizerSettings } from './optimizers/optimizer.ts';
 import { getOptimizer } from './optimizers/registry.ts';
+import { captureOptimizerState, optimizerStateMismatch, restoreOptimizerState, type OptimizerSide, type OptimizerState } from './optimizers/state.ts';
 
 export type ReconstructionKind = 'bernoulli' | 'gaussian';
 
@@ -110,6 +111,26 @@ export class VaeStepper {
   setLearningRateFactor(factor: number): void {
     this.optimizerKind.setLearningRate(this.optimizerDecoder, this.options.learningRateDecoder * factor);
     this.optimizerKind.setLearningRate(this.optimizerEncoder, this.options.learningRateEncoder * factor);
+  }
+
+  /** Both optimizers' state for a checkpoint, under the checkpoint's slot names (generator = decoder, discriminator = encoder). */
+  optimizerState(): Promise<OptimizerState> {
+    return captureOptimizerState(this.optimizerKind.name, this.optimizerSides());
+  }
+
+  /** Puts a checkpoint's optimizer state back; returns why it does not fit (the moments then restart), else null. */
+  async restoreOptimizerState(state: OptimizerState): Promise<string | null> {
+    const sides = this.optimizerSides();
+    const mismatch = optimizerStateMismatch(state, this.optimizerKind.name, sides);
+    if (mismatch === null) await restoreOptimizerState(state, sides);
+    return mismatch;
+  }
+
+  private optimizerSides(): { generator: OptimizerSide; discriminator: OptimizerSide } {
+    return {
+      generator: { optimizer: this.optimizerDecoder, variables: this.decoder.trainableWeights },
+      discriminator: { optimizer: this.optimizerEncoder, variables: this.encoder.trainableWeights },
+    };
   }
 
   /** ε ~ N(0, I) for stream `key` of the run seed: a resumed or repeated run draws the same noise. */

@@ -13,6 +13,7 @@ import { encodePng } from '../common/png.ts';
 import { SeededRandom, assertSeed } from '../common/random.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import type { OptimizerState } from './optimizers/state.ts';
 import { loadDataset, type AnyDataset } from './dataset/registry.ts';
 import type { BuildContext } from './models/family.ts';
 import { getFamily, resolveFamilyConfig } from './models/registry.ts';
@@ -103,8 +104,10 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
   let startStep = 0;
   let previousSeconds = 0;
   let pair: { generator: tf.LayersModel; discriminator: tf.LayersModel };
+  let restoredOptimizer: { state: OptimizerState | null; dir: string } | null = null;
   if (o.resume) {
     const loaded = await loadCheckpoint(runDir);
+    restoredOptimizer = { state: loaded.optimizerState, dir: loaded.dir };
     if (loaded.sidecar.family !== family.name) {
       throw new InvalidParameterError('family', `cannot resume run ${runDir}: it trains family '${loaded.sidecar.family}', not '${family.name}'`);
     }
@@ -120,6 +123,11 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
     gaussianStd: config.gaussianStd, optimizer: o.optimizer, learningRateDecoder: o.learningRateDecoder, learningRateEncoder: o.learningRateEncoder,
     settings: { beta1: o.beta1, beta2: o.beta2, momentum: o.momentum, rho: o.rho, epsilon: o.epsilon }, seed: o.seed,
   });
+  if (restoredOptimizer !== null) {
+    const { state, dir } = restoredOptimizer;
+    const mismatch = state === null ? 'it has no optimizer state' : await stepper.restoreOptimizerState(state);
+    if (mismatch !== null) process.stderr.write(`warning: resuming from ${dir}: ${mismatch}; the ${o.optimizer} optimizer state restarts from zero\n`);
+  }
   const backend = tf.getBackend();
   const started = performance.now();
   const seconds = () => previousSeconds + (performance.now() - started) / 1000;
@@ -156,7 +164,7 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
     metrics: last === null ? {} : Object.fromEntries(Object.entries(last).filter(([k, v]) => k !== 'step' && k !== 'epoch' && typeof v === 'number')),
   });
   const save = async () => {
-    checkpointDir = await saveCheckpoint({ runDir, ...pair, sidecar: sidecar(), keep: o.keepCheckpoints });
+    checkpointDir = await saveCheckpoint({ runDir, ...pair, sidecar: sidecar(), keep: o.keepCheckpoints, optimizerState: await stepper.optimizerState() });
   };
   // Fixed probe images for the reconstruction grids: the first 32 of the dataset, the same at every epoch.
   const probeCount = Math.min(32, count);
