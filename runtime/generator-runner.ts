@@ -4,14 +4,16 @@
 
 import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
 import { sampleLatents } from '../common/latents.ts';
-import type { ModelManifest } from '../common/manifest.ts';
-import type { TruncationMode } from '../common/truncation.ts';
+import { truncationKindOf, type ModelManifest } from '../common/manifest.ts';
+import { planTruncation, type TruncationMode } from '../common/truncation.ts';
 
 /** One request's generator input: `count` latents (row-major) and, for a conditional model, one label each. */
 export interface GeneratorInput {
   latent: Float32Array;
   labels: BigInt64Array | null;
   count: number;
+  /** A w-space model's ψ, one per image (its manifest's truncation.input). Absent or null: 1 (no truncation). */
+  psi?: Float32Array | null;
 }
 
 export interface GeneratorOutput {
@@ -73,6 +75,13 @@ export interface GeneratedImages {
   range: [number, number];
 }
 
+/** A w-space model's ψ feed: the caller's, or 1 (no truncation) per image. */
+export function psiRows(psi: Float32Array | null | undefined, count: number): Float32Array {
+  if (psi === undefined || psi === null) return new Float32Array(count).fill(1);
+  if (psi.length !== count) throw new RangeError(`run: ${count} images need ${count} ψ values, got ${psi.length}`);
+  return psi;
+}
+
 export async function generateImages(
   runner: GeneratorRunner,
   model: { name: string; manifest: ModelManifest },
@@ -80,15 +89,18 @@ export async function generateImages(
   options: RunOptions = {},
 ): Promise<GeneratedImages> {
   const { manifest } = model;
+  // A w-space model takes untruncated z and ψ as an input; every other model truncates z.
+  const plan = planTruncation(truncationKindOf(manifest), params.truncation, params.truncationMode);
   const latent = sampleLatents({
     latentDim: manifest.latentDim,
     count: params.n,
     seed: params.seed,
-    truncation: params.truncation,
-    truncationMode: params.truncationMode,
+    truncation: plan.latentTruncation,
+    truncationMode: plan.latentMode,
   });
   const labels = params.labels === null ? null : BigInt64Array.from(params.labels, (label) => BigInt(label));
-  const output = await runner.run(model.name, { latent, labels, count: params.n }, options);
+  const psi = plan.psi === null ? null : new Float32Array(params.n).fill(plan.psi);
+  const output = await runner.run(model.name, { latent, labels, count: params.n, psi }, options);
   const [height, width, channels] = manifest.imageShape;
   const expected = [params.n, height, width, channels];
   if (output.dims.length !== 4 || output.dims.some((d, i) => d !== expected[i])) {

@@ -4,8 +4,8 @@
 
 import { availableParallelism } from 'node:os';
 import { GanforgeError } from '../common/errors.ts';
-import type { ModelManifest } from '../common/manifest.ts';
-import type { GeneratorInput, GeneratorOutput, GeneratorRunner } from './generator-runner.ts';
+import { truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { psiRows, type GeneratorInput, type GeneratorOutput, type GeneratorRunner } from './generator-runner.ts';
 import { createNodeSession, ort, type Device } from './ort-node.ts';
 
 export interface SessionRunnerOptions {
@@ -47,6 +47,8 @@ export async function openSessionRunner(options: SessionRunnerOptions): Promise<
       }
       const feeds: Record<string, ort.Tensor> = { [manifest.inputs.latent]: new ort.Tensor('float32', input.latent, [input.count, manifest.latentDim]) };
       if (manifest.inputs.label !== null) feeds[manifest.inputs.label] = new ort.Tensor('int64', input.labels!, [input.count]);
+      const psiInput = truncationInputOf(manifest);
+      if (psiInput !== null) feeds[psiInput] = new ort.Tensor('float32', psiRows(input.psi, input.count), [input.count, 1]);
       const output = (await session.run(feeds, [manifest.output]))[manifest.output]!;
       return { data: output.data as Float32Array, dims: output.dims.map(Number) };
     },

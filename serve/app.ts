@@ -12,7 +12,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { parse as parseQueryString, type ParsedUrlQuery } from 'node:querystring';
 import { GanforgeError, InvalidParameterError, describeValue } from '../common/errors.ts';
 import { parseGenerateParams, parseOutputFormat, type GenerateLimits } from '../common/generate-params.ts';
-import { truncationKindOf } from '../common/manifest.ts';
+import { truncationInputOf, truncationKindOf } from '../common/manifest.ts';
 import { randomSeed } from '../common/latents.ts';
 import { generateEtag, ifNoneMatchHits } from './cache.ts';
 import { generateEncoded } from './generate.ts';
@@ -148,7 +148,9 @@ export function createApp(options: AppOptions): RequestListener {
         imageShape: m.manifest.imageShape,
         valueRange: m.manifest.valueRange,
         truncationModes: m.manifest.truncationModes,
-        truncation: { kind: truncationKindOf(m.manifest) },
+        // A w-space model also names its ψ input and says its noise inputs are zeroed.
+        truncation: { kind: truncationKindOf(m.manifest), ...(truncationInputOf(m.manifest) === null ? {} : { input: truncationInputOf(m.manifest) }) },
+        ...(m.manifest.noise === undefined ? {} : { noise: m.manifest.noise }),
         provider: m.provider,
         training: m.manifest.training,
         sha256: m.sha256,

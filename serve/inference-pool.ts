@@ -16,7 +16,7 @@
 
 import { availableParallelism } from 'node:os';
 import { GanforgeError } from '../common/errors.ts';
-import type { ModelManifest } from '../common/manifest.ts';
+import { truncationInputOf, truncationKindOf, type ModelManifest } from '../common/manifest.ts';
 import type { EncodedImages, GeneratorInput, GeneratorOutput, GeneratorRunner, RenderRequest, RunOptions } from '../runtime/generator-runner.ts';
 import type { Device } from '../runtime/ort-node.ts';
 import { viewPart, type ResultPart } from './batch-payload.ts';
@@ -216,7 +216,8 @@ export class InferencePool implements GeneratorRunner {
   }
 
   run(model: string, input: GeneratorInput, options: RunOptions = {}): Promise<GeneratorOutput> {
-    return this.enqueue(model, { count: input.count, labels: input.labels, part: { count: input.count, latent: input.latent } }, options).then(({ part, dims }) => {
+    const part: RunPart = { count: input.count, latent: input.latent, ...(input.psi ? { psi: input.psi } : {}) };
+    return this.enqueue(model, { count: input.count, labels: input.labels, part }, options).then(({ part, dims }) => {
       if (!('data' in part)) throw new Error('run: the worker answered with an encoded body');
       return { data: part.data, dims: [input.count, ...dims.slice(1)] };
     });
@@ -490,9 +491,13 @@ export class InferencePool implements GeneratorRunner {
       this.observer.batchDispatched(batch.model, count, jobs.length);
     }
     // Latents are copied, not moved: the caller keeps its input (a timed-out request may be retried with it).
-    const parts = jobs.map((j): RunPart => ('latent' in j.input.part ? { count: j.input.count, latent: j.input.part.latent.slice() } : j.input.part));
+    const parts = jobs.map((j): RunPart => {
+      const part = j.input.part;
+      if (!('latent' in part)) return part;
+      return { count: j.input.count, latent: part.latent.slice(), ...(part.psi ? { psi: part.psi.slice() } : {}) };
+    });
     const labels = head.input.labels === null ? null : concatInt64(jobs.map((j) => j.input.labels!));
-    const transfer: ArrayBuffer[] = parts.flatMap((p) => ('latent' in p ? [p.latent.buffer as ArrayBuffer] : []));
+    const transfer: ArrayBuffer[] = parts.flatMap((p) => ('latent' in p ? [p.latent.buffer as ArrayBuffer, ...(p.psi ? [p.psi.buffer as ArrayBuffer] : [])] : []));
     if (labels !== null) transfer.push(labels.buffer as ArrayBuffer);
     const message: MainToWorker = { type: 'run', id: batch.id, version: batch.version.key, parts, labels, count };
     slot.worker!.postMessage(message, transfer);
@@ -539,6 +544,8 @@ export class InferencePool implements GeneratorRunner {
       latent: model.manifest.inputs.latent,
       label: model.manifest.inputs.label,
       output: model.manifest.output,
+      truncationKind: truncationKindOf(model.manifest),
+      psiInput: truncationInputOf(model.manifest),
       imageShape: model.manifest.imageShape,
       valueRange: model.manifest.valueRange,
     };

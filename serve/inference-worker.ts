@@ -4,6 +4,8 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { sampleLatents } from '../common/latents.ts';
+import { planTruncation } from '../common/truncation.ts';
+import { psiRows } from '../runtime/generator-runner.ts';
 import { encodeImages } from './generate.ts';
 import { createNodeSession, ort, type NodeSession } from '../runtime/ort-node.ts';
 import { packPayloads } from './batch-payload.ts';
@@ -42,6 +44,7 @@ async function createEntry(model: WorkerModel): Promise<{ entry: Entry; report: 
   try {
     const feeds: Record<string, ort.Tensor> = { [entry.latent]: new ort.Tensor('float32', new Float32Array(model.latentDim), [1, model.latentDim]) };
     if (entry.label !== null) feeds[entry.label] = new ort.Tensor('int64', new BigInt64Array(1), [1]);
+    if (model.psiInput !== null) feeds[model.psiInput] = new ort.Tensor('float32', new Float32Array([1]), [1, 1]);
     await entry.session.run(feeds, [entry.output]);
   } catch (error) {
     await entry.session.release();
@@ -96,15 +99,23 @@ async function runBatch(message: Extract<MainToWorker, { type: 'run' }>): Promis
     const { latentDim, name, imageShape, valueRange } = entry.model;
     // One latent matrix for the batch: each part's rows are its own latents, or drawn here from its seed.
     const latent = new Float32Array(message.count * latentDim);
+    // A w-space model's ψ per row (planTruncation: its render parts draw untruncated z); ignored by other models.
+    const psi = new Float32Array(message.count);
     let row = 0;
     for (const part of message.parts) {
-      const rows = 'latent' in part
-        ? part.latent
-        : sampleLatents({ latentDim, count: part.count, seed: part.render.seed, truncation: part.render.truncation, truncationMode: part.render.truncationMode });
-      latent.set(rows, row * latentDim);
+      if ('latent' in part) {
+        latent.set(part.latent, row * latentDim);
+        psi.set(psiRows(part.psi, part.count), row);
+      } else {
+        const { render } = part;
+        const plan = planTruncation(entry.model.truncationKind, render.truncation, render.truncationMode);
+        latent.set(sampleLatents({ latentDim, count: part.count, seed: render.seed, truncation: plan.latentTruncation, truncationMode: plan.latentMode }), row * latentDim);
+        psi.fill(plan.psi ?? 1, row, row + part.count);
+      }
       row += part.count;
     }
     const feeds: Record<string, ort.Tensor> = { [entry.latent]: new ort.Tensor('float32', latent, [message.count, latentDim]) };
+    if (entry.model.psiInput !== null) feeds[entry.model.psiInput] = new ort.Tensor('float32', psi, [message.count, 1]);
     if (entry.label !== null) {
       if (message.labels === null) throw new Error(`model version '${message.version}' needs labels`);
       feeds[entry.label] = new ort.Tensor('int64', message.labels, [message.count]);

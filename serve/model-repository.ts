@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { GanforgeError } from '../common/errors.ts';
-import type { ModelManifest } from '../common/manifest.ts';
+import { generatorInputNames, truncationInputOf, type ModelManifest } from '../common/manifest.ts';
 import { readManifest } from '../common/onnx-metadata.ts';
 import type { Logger } from './logger.ts';
 import { chooseProvider, createNodeSession, type Device, type ExecutionProvider } from '../runtime/ort-node.ts';
@@ -196,7 +196,7 @@ function checkSignature(file: string, manifest: ModelManifest, inputs: readonly 
   const fail = (what: string): never => {
     throw new GanforgeError('INVALID_MODEL', `${file}: ${what}`);
   };
-  const expected = [manifest.inputs.latent, ...(manifest.inputs.label === null ? [] : [manifest.inputs.label])];
+  const expected = generatorInputNames(manifest); // latent, label, and a w-space model's ψ
   const actual = inputs.map((i) => i.name);
   if (actual.length !== expected.length || !expected.every((n) => actual.includes(n))) {
     fail(`graph inputs are [${actual.join(', ')}] but the manifest names [${expected.join(', ')}]`);
@@ -208,6 +208,10 @@ function checkSignature(file: string, manifest: ModelManifest, inputs: readonly 
   }
   const label = inputs.find((i) => i.name === manifest.inputs.label);
   if (label !== undefined && label.type !== 'int64') fail(`label input '${label.name}' must be int64, got ${label.type}`);
+  const psi = inputs.find((i) => i.name === truncationInputOf(manifest));
+  if (psi !== undefined && (psi.type !== 'float32' || psi.shape?.length !== 2 || psi.shape[1] !== 1)) {
+    fail(`truncation input '${psi.name}' must be float32 [batch, 1], got ${psi.type} [${psi.shape?.join(', ')}]`);
+  }
   if (!outputs.includes(manifest.output)) fail(`graph outputs are [${outputs.join(', ')}] but the manifest names '${manifest.output}'`);
 }
 

@@ -1,6 +1,7 @@
 // The messages between the inference pool (HTTP thread) and its worker threads (serve/inference-worker.ts), in one
 // file both import, so neither imports the other.
 
+import type { TruncationKind } from '../common/truncation.ts';
 import type { RenderRequest } from '../runtime/generator-runner.ts';
 import type { Device } from '../runtime/ort-node.ts';
 import type { PayloadPart } from './batch-payload.ts';
@@ -15,6 +16,10 @@ export interface WorkerModel {
   latent: string;
   label: string | null;
   output: string;
+  /** The manifest's truncation kind: the worker plans each render part's latents and ψ by it (common/truncation.ts). */
+  truncationKind: TruncationKind;
+  /** A w-space model's ψ input (float32 [batch, 1]); null when the graph takes none. */
+  psiInput: string | null;
   /** For rendering in the worker: [H, W, C] and the output value range of the manifest. */
   imageShape: [number, number, number];
   valueRange: [number, number];
@@ -30,7 +35,7 @@ export interface SessionReport {
   warmupMs: number;
 }
 /** One request's share of a batch: its latents, or what the worker needs to draw them and encode the result. */
-export type RunPart = { count: number; latent: Float32Array } | { count: number; render: RenderRequest };
+export type RunPart = { count: number; latent: Float32Array; psi?: Float32Array } | { count: number; render: RenderRequest };
 export type MainToWorker =
   | { type: 'run'; id: number; version: string; parts: RunPart[]; labels: BigInt64Array | null; count: number }
   | { type: 'load'; model: WorkerModel }

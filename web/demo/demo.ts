@@ -172,7 +172,10 @@ async function selectModel(): Promise<void> {
     const { info } = loaded;
     if (entry.classes === null && info.classes !== null) fillClasses(info.classes);
     entry.classes = info.classes;
-    ui.modelInfo.textContent = `${info.family} · ${info.imageShape.join('×')} · latent ${info.latentDim}`;
+    // Which convention the truncation slider follows for this model (common/truncation.ts TRUNCATION_KINDS).
+    const kind = info.manifest.truncation?.kind ?? 'latent';
+    const truncation = kind === 'w-space' ? 'truncation ψ in w space' : kind === 'temperature' ? 'truncation = temperature' : 'truncation on z';
+    ui.modelInfo.textContent = `${info.family} · ${info.imageShape.join('×')} · latent ${info.latentDim} · ${truncation}`;
     ui.status.textContent = `${info.name} runs in this page on ${info.backend}${info.backend === 'wasm' ? ` (${info.threads} thread${info.threads === 1 ? '' : 's'})` : ''}` +
       (info.thread === 'worker' ? ' · in a Web Worker' : '') + (crossOriginIsolated ? '' : ' · not cross-origin isolated');
     ui.status.title = info.fallbackReason ?? '';

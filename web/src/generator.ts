@@ -6,9 +6,9 @@
 import { GanforgeError, InvalidParameterError, describeValue } from '../../common/errors.ts';
 import { parseGenerateParams, type GenerateParams, type RawGenerateParams } from '../../common/generate-params.ts';
 import { randomSeed, sampleLatents } from '../../common/latents.ts';
-import type { ModelManifest } from '../../common/manifest.ts';
+import { generatorInputNames, truncationInputOf, truncationKindOf, type ModelManifest } from '../../common/manifest.ts';
 import { readManifest } from '../../common/onnx-metadata.ts';
-import type { TruncationMode } from '../../common/truncation.ts';
+import { planTruncation, type TruncationMode } from '../../common/truncation.ts';
 import { interpolateLatents, type InterpolationMode } from './interpolate.ts';
 import { createWebSession, type Backend, type WebRuntimeOptions, type WebSession } from './ort-web.ts';
 import type { GeneratorRunner, InferenceThread, LoadProgress } from './runner.ts';
@@ -149,14 +149,16 @@ export class Generator {
 
   /** generate() for parameters already checked by parseRequest(). */
   async generateParsed(params: GenerateParams): Promise<GenerateResult> {
+    // The server's decision (common/truncation.ts): a w-space model gets untruncated z and ψ; the others truncated z.
+    const plan = planTruncation(truncationKindOf(this.info.manifest), params.truncation, params.truncationMode);
     const latent = sampleLatents({
       latentDim: this.info.latentDim,
       count: params.n,
       seed: params.seed,
-      truncation: params.truncation,
-      truncationMode: params.truncationMode,
+      truncation: plan.latentTruncation,
+      truncationMode: plan.latentMode,
     });
-    const data = await this.run(latent, params.labels, params.n);
+    const data = await this.run(latent, params.labels, params.n, plan.psi === null ? null : new Float32Array(params.n).fill(plan.psi));
     return { model: this.info.name, seed: params.seed, shape: [params.n, ...this.info.imageShape], range: this.info.valueRange, labels: params.labels, data };
   }
 
@@ -169,17 +171,18 @@ export class Generator {
     const common = { n: frames, class: request.class ?? (this.info.classes === null ? undefined : 0), truncation: request.truncation, truncationMode: request.truncationMode };
     const start = this.parseRequest({ ...common, seed: request.from });
     const end = this.parseRequest({ ...common, n: 1, seed: request.to });
-    const endpoint = (params: GenerateParams) => sampleLatents({ latentDim: this.info.latentDim, count: 1, seed: params.seed, truncation: params.truncation, truncationMode: params.truncationMode });
+    const plan = planTruncation(truncationKindOf(this.info.manifest), start.truncation, start.truncationMode);
+    const endpoint = (params: GenerateParams) => sampleLatents({ latentDim: this.info.latentDim, count: 1, seed: params.seed, truncation: plan.latentTruncation, truncationMode: plan.latentMode });
     const latent = interpolateLatents(endpoint(start), endpoint(end), frames, mode);
-    const data = await this.generateFromLatents(latent, start.labels);
+    const data = await this.generateFromLatents(latent, start.labels, plan.psi === null ? null : new Float32Array(frames).fill(plan.psi));
     return { model: this.info.name, seed: start.seed, shape: [frames, ...this.info.imageShape], range: this.info.valueRange, labels: start.labels, data };
   }
 
   /**
    * Runs the generator on latents the caller made (interpolation, editing): `latent` holds count × latentDim values,
-   * `labels` one class index per image for a conditional model.
+   * `labels` one class index per image for a conditional model, `psi` a w-space model's ψ per image (null: 1, none).
    */
-  async generateFromLatents(latent: Float32Array, labels: readonly number[] | null = null): Promise<Float32Array> {
+  async generateFromLatents(latent: Float32Array, labels: readonly number[] | null = null, psi: Float32Array | null = null): Promise<Float32Array> {
     const { latentDim, classes } = this.info;
     if (!(latent instanceof Float32Array) || latent.length === 0 || latent.length % latentDim !== 0) {
       throw new RangeError(`'latent' must be a Float32Array of count × ${latentDim} values, got ${latent instanceof Float32Array ? latent.length : typeof latent} values`);
@@ -192,7 +195,10 @@ export class Generator {
     } else if (labels !== null) {
       throw new InvalidParameterError('class', `model family '${this.info.family}' is unconditional and takes no 'class'`);
     }
-    return this.run(latent, labels, count);
+    if (psi !== null && (!(psi instanceof Float32Array) || psi.length !== count || psi.some((v) => !(v >= 0 && v <= 1)))) {
+      throw new InvalidParameterError('truncation', `'psi' must be a Float32Array of ${count} values in [0, 1], got ${psi instanceof Float32Array ? `${psi.length} values` : typeof psi}`);
+    }
+    return this.run(latent, labels, count, psi);
   }
 
   /** Frees the session (its wasm or GPU memory) and, for a worker, the worker. */
@@ -201,8 +207,8 @@ export class Generator {
     await this.runner.release();
   }
 
-  private run(latent: Float32Array, labels: readonly number[] | null, count: number): Promise<Float32Array> {
-    const task = this.queue.catch(() => {}).then(() => this.runner.run(latent, labels, count));
+  private run(latent: Float32Array, labels: readonly number[] | null, count: number, psi: Float32Array | null = null): Promise<Float32Array> {
+    const task = this.queue.catch(() => {}).then(() => this.runner.run(latent, labels, count, psi));
     this.queue = task;
     return task;
   }
@@ -227,7 +233,7 @@ class SessionRunner implements GeneratorRunner {
     this.fallbackReason = web.fallbackReason;
   }
 
-  async run(latent: Float32Array, labels: readonly number[] | null, count: number): Promise<Float32Array> {
+  async run(latent: Float32Array, labels: readonly number[] | null, count: number, psi: Float32Array | null = null): Promise<Float32Array> {
     const { ort, session } = this.web;
     const { inputs, output, latentDim, imageShape } = this.manifest;
     const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
@@ -236,6 +242,8 @@ class SessionRunner implements GeneratorRunner {
     if (inputs.label !== null && labels !== null) {
       feeds[inputs.label] = new ort.Tensor('int64', BigInt64Array.from(labels, (l) => BigInt(l)), [count]);
     }
+    const psiInput = truncationInputOf(this.manifest);
+    if (psiInput !== null) feeds[psiInput] = new ort.Tensor('float32', psi ?? new Float32Array(count).fill(1), [count, 1]);
     const results = await session.run(feeds, [output]);
     const tensor = results[output]!;
     try {
@@ -342,7 +350,7 @@ async function fetchModel(url: string, options: LoadGeneratorOptions): Promise<U
 
 /** The graph must take the inputs the manifest names, so a mismatched file fails at load and not at first generate. */
 function checkSignature(web: WebSession, manifest: ModelManifest, source: string): void {
-  const expected = [manifest.inputs.latent, ...(manifest.inputs.label === null ? [] : [manifest.inputs.label])];
+  const expected = generatorInputNames(manifest); // latent, label, and a w-space model's ψ
   const actual = web.session.inputNames;
   if (actual.length !== expected.length || !expected.every((n) => actual.includes(n))) {
     throw new GanforgeError('INVALID_MODEL', `${source}: graph inputs are [${actual.join(', ')}] but the manifest names [${expected.join(', ')}]`);

@@ -14,8 +14,11 @@ export interface GeneratorRunner {
   /** Why WebGPU is not in use, when it was considered. */
   readonly fallbackReason: string | undefined;
   readonly thread: InferenceThread;
-  /** Runs the session: `latent` holds count × latentDim values, `labels` one class per image (or null). */
-  run(latent: Float32Array, labels: readonly number[] | null, count: number): Promise<Float32Array>;
+  /**
+   * Runs the session: `latent` holds count × latentDim values, `labels` one class per image (or null), `psi` a w-space
+   * model's ψ per image (null or absent: 1; other models ignore it).
+   */
+  run(latent: Float32Array, labels: readonly number[] | null, count: number, psi?: Float32Array | null): Promise<Float32Array>;
   /** Frees the session (and the worker). */
   release(): Promise<void>;
 }

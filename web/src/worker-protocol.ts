@@ -20,7 +20,7 @@ export type PageToWorker =
   /** `url` is absolute (resolved against the page, not the worker script); `bytes` is transferred. */
   | { type: 'load'; id: number; url: string | undefined; bytes: ArrayBuffer | undefined; options: WorkerRuntimeOptions; progress: boolean }
   | { type: 'abort'; id: number }
-  | { type: 'run'; id: number; latent: Float32Array; labels: number[] | null; count: number }
+  | { type: 'run'; id: number; latent: Float32Array; labels: number[] | null; count: number; psi: Float32Array | null }
   | { type: 'release'; id: number };
 
 export type WorkerToPage =

@@ -56,9 +56,13 @@ export async function loadInWorker(source: string | URL | Uint8Array, options: W
       threads: loaded.threads,
       fallbackReason: loaded.fallbackReason,
       thread: 'worker',
-      run: async (latent, labels, count) => {
+      run: async (latent, labels, count, psi) => {
         const copy = latent.slice();
-        const answer = await client.request({ type: 'run', id: 0, latent: copy, labels: labels === null ? null : [...labels], count }, [copy.buffer]);
+        const psiCopy = psi?.slice() ?? null;
+        const answer = await client.request(
+          { type: 'run', id: 0, latent: copy, labels: labels === null ? null : [...labels], count, psi: psiCopy },
+          psiCopy === null ? [copy.buffer] : [copy.buffer, psiCopy.buffer],
+        );
         if (answer.type !== 'result') throw new GanforgeError('INTERNAL', `inference worker answered '${answer.type}' to a run`);
         return answer.data;
       },
