@@ -102,6 +102,14 @@ describe('VAE export', () => {
     assert.deepEqual(report.manifest.truncation, { kind: 'temperature' });
     assert.equal(report.manifest.classes?.length, 10);
   });
+
+  it('a conv vae decoder (the dcgan trunk: transposed convolutions with BatchNorm) exports with the same parity', async () => {
+    const convRun = join(root, 'runs', 'conv-vae');
+    await train({ family: 'vae', familyConfig: { architecture: 'conv', decoderChannels: 16, encoderChannels: 8 }, dataset: await mnistSubset(64), outDir: convRun, batchSize: 16, steps: 4, latentDim: LATENT_DIM, progress: false });
+    const report = await exportRun({ runDir: convRun, outPath: join(root, 'other', 'conv-vae.onnx'), samples: 64 });
+    assert.ok(report.parity.maxAbsDiff <= 1e-5, `max |Δ| ${report.parity.maxAbsDiff}`);
+    assert.deepEqual(report.manifest.truncation, { kind: 'temperature' });
+  });
 });
 
 describe('VAE served on loopback', () => {
