@@ -51,7 +51,10 @@ export function buildOpenApi(options: OpenApiOptions): Json {
     n: { schema: { type: 'integer', minimum: 1, maximum: options.limits.maxImages, default: 1 }, description: 'Number of images; PNG tiles them in a grid.' },
     seed: { schema: { type: 'integer', minimum: 0, maximum: MAX_SEED }, description: 'Seed of image 0 (image k uses stream k). Given: the response is cacheable (ETag). Absent: drawn at random, reported in X-Ganforge-Seed, no-store.' },
     class: { schema: { oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }] }, description: 'Conditional models only: class index or name (case-insensitive). Default: image k gets class k mod C.' },
-    truncation: { schema: { type: 'number', minimum: MIN_TRUNCATION, maximum: 1, default: 1 }, description: '1 = no truncation.' },
+    truncation: {
+      schema: { type: 'number', minimum: 0, maximum: 1, default: 1 },
+      description: `1 = no truncation. What it means is the model's truncation.kind in GET /models: 'latent' (≥ ${MIN_TRUNCATION}) the z-space trick in truncationMode; 'temperature' (a VAE decoder) T with z ~ N(0, T²·I), 0 allowed (z = 0); 'w-space' ψ toward the mean w, 0 allowed.`,
+    },
     truncationMode: { schema: { type: 'string', enum: [...TRUNCATION_MODES], default: 'psi' }, description: 'How truncation is applied to the latents (models list theirs in GET /models).' },
     format: { schema: { type: 'string', enum: [...OUTPUT_FORMATS], default: 'png' }, description: 'png: image or grid; json: values and shape; npy: float32 NumPy array [n, H, W, C].' },
   };
