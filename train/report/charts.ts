@@ -36,6 +36,7 @@ export const STEP_CHARTS: readonly ChartDefinition[] = Object.freeze([
   { id: 'gradient-norms', title: 'Gradient norms', yTitle: 'global L2 norm', source: 'steps', series: [{ key: 'gradNormD', label: '‖∇D‖' }, { key: 'gradNormG', label: '‖∇G‖' }] },
   { id: 'class-losses', title: 'Class losses', yTitle: 'cross-entropy', source: 'steps', series: [{ key: 'dClassLoss', label: 'D class loss' }, { key: 'gClassLoss', label: 'G class loss' }] },
   { id: 'class-accuracy', title: 'D class accuracy (real batch)', yTitle: 'accuracy', source: 'steps', series: [{ key: 'dClassAccuracy', label: 'D class accuracy' }], yDomain: [0, 1] },
+  { id: 'vae-terms', title: 'VAE: reconstruction and KL', yTitle: 'nats per image', source: 'steps', series: [{ key: 'reconstructionLoss', label: 'reconstruction' }, { key: 'klDivergence', label: 'KL(q(z|x) ‖ p(z))' }] },
   { id: 'speed', title: 'Training speed', yTitle: 'steps/s', source: 'steps', series: [{ key: 'stepsPerSecond', label: 'steps/s' }] },
 ] as ChartDefinition[]);
 

@@ -49,7 +49,9 @@ export function parseMetricsLine(line: string): { kind: 'step' | 'eval'; row: Me
       }
     }
   }
-  return { kind: typeof record.dLoss === 'number' || record.dLoss === null ? 'step' : 'eval', row: { step: record.step, values } };
+  // A VAE run's step lines (train/vae-trainer.ts) have no dLoss but an elbo.
+  const isStep = typeof record.dLoss === 'number' || record.dLoss === null || typeof record.elbo === 'number';
+  return { kind: isStep ? 'step' : 'eval', row: { step: record.step, values } };
 }
 
 /** Splits text into complete lines and the unterminated rest (a line still being written). */
