@@ -22,6 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GanforgeError } from '../common/errors.ts';
 import { isTempName, replaceDirectoryAtomic, writeFileAtomic } from './atomic-write.ts';
 import './models/layers/discriminator-layers.ts'; // registers the custom discriminator layers, so loadLayersModel can rebuild them
+import './models/layers/generator-layers.ts'; // and the style generator's (stylegan-lite)
 import { OPTIMIZER_STATE_FORMAT, type OptimizerState, type OptimizerStateManifest } from './optimizers/state.ts';
 import { SIDECAR_FORMAT, type RunSidecar } from './run-sidecar.ts';
 

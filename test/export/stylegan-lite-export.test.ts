@@ -5,6 +5,8 @@
 // run goes through `ganforge export` (checkpoint with the custom layers reloaded, parity at ψ 1 and 0.5).
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -161,5 +163,15 @@ describe('stylegan-lite export', () => {
     assert.deepEqual(report.manifest.truncation, { kind: 'w-space', input: 'truncation' });
     assert.equal(report.manifest.family, 'cstylegan-lite');
     assert.deepEqual(readManifest(new Uint8Array(await readFile(report.path)), 'style.onnx'), report.manifest);
+
+    // `ganforge export` in a fresh process, which never imports the family registry: the checkpoint loader itself
+    // must register the custom generator layers (train/models/layers/generator-layers.ts).
+    const cliOut = join(outDir, 'cli.onnx');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'export', outDir, '--out', cliOut, '--backend', 'cpu'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(readManifest(new Uint8Array(await readFile(cliOut)), 'cli.onnx').truncation, { kind: 'w-space', input: 'truncation' });
   });
 });
