@@ -7,8 +7,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { sampleLatents } from '../../common/latents.ts';
+import { readManifest } from '../../common/onnx-metadata.ts';
 import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
+import { generateImages } from '../../runtime/generator-runner.ts';
 import { createNodeSession, ort } from '../../runtime/ort-node.ts';
+import { openSessionRunner } from '../../runtime/session-runner.ts';
+import { loadGenerator } from '../../web/src/generator.ts';
 import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
 import { randomizeWeights, testManifest, useCpuBackend } from '../export/helpers.ts';
 import { getBytes, getJson, parseNpy, startTestServer, type ErrorBody, type TestServer } from './serve-fixtures.ts';
@@ -111,6 +115,25 @@ describe('a w-space model behind the server', () => {
     assert.equal(status, 400);
     assert.equal(body.parameter, 'truncationMode');
     assert.match(body.message, /supports truncationMode psi/);
+  });
+
+  it('the page (web/src Generator on onnxruntime-web) and eval (session runner) send ψ the same way as the server', async () => {
+    const served = await npy('class=1&n=4&seed=11&truncation=0.5');
+    const page = await loadGenerator(bytes, { name: 'style', numThreads: 1 });
+    try {
+      const { data } = await page.generate({ class: 1, n: 4, seed: 11, truncation: 0.5 });
+      assert.ok(maxDiff(data, served) <= 1e-5, `page vs server: ${maxDiff(data, served)}`);
+    } finally {
+      await page.dispose();
+    }
+    const manifest = readManifest(bytes, 'style.onnx');
+    const runner = await openSessionRunner({ models: [{ name: 'style', bytes, manifest }], intraOpNumThreads: 1 });
+    try {
+      const images = await generateImages(runner, { name: 'style', manifest }, { n: 4, seed: 11, labels: [1, 1, 1, 1], truncation: 0.5, truncationMode: 'psi' });
+      assert.ok(maxDiff(images.data, served) <= 1e-6, `eval vs server: ${maxDiff(images.data, served)}`);
+    } finally {
+      await runner.close();
+    }
   });
 
   it('requests with different ψ merged into one batch answer as they would alone', async () => {
