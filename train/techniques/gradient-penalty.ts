@@ -10,9 +10,8 @@
 //
 // A conditional D (projection, concatenation) is penalised at the interpolated images with the REAL batch's labels:
 // the label is an integer input that cannot be interpolated, and the real labels are the conditioning of the data
-// distribution the critic's slope is being constrained towards (the usual choice in conditional WGAN-GP code, e.g.
-// PyTorch-GAN's cgan/wgan_gp variants, which pair interpolates with the real labels). ε pairs real image i with fake
-// image i, whose label is random, so the interpolate's label is a choice either way.
+// distribution the critic's slope is being constrained towards. ε pairs real image i with fake image i, whose label is
+// drawn at random, so the interpolate's label is a choice either way; the real one at least belongs to one endpoint.
 
 import * as tf from '@tensorflow/tfjs';
 import { InvalidParameterError } from '../../common/errors.ts';
