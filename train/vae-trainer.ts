@@ -23,6 +23,9 @@ import { formatSchedule, parseSchedule, scheduleFactor } from './optimizers/sche
 import { portablePath } from './portable-paths.ts';
 import { ProgressBar } from './progress.ts';
 import { SIDECAR_FORMAT, type RunSidecar } from './run-sidecar.ts';
+import { activeRunObserver } from './observers/active-run.ts';
+import type { RunView, TrainingObserver } from './observers/observer.ts';
+import { plotsObserver } from './observers/plots.ts';
 import { SUMMARY_FILE, summarizeRun } from './run-summary.ts';
 import { buildGanPair, sampleGrid, shuffledIndices, type TrainGanOptions, type TrainGanResult } from './trainer.ts';
 import { VaeStepper, type VaeStepMetrics } from './vae-stepper.ts';
@@ -163,8 +166,20 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
     savedAt: new Date().toISOString(),
     metrics: last === null ? {} : Object.fromEntries(Object.entries(last).filter(([k, v]) => k !== 'step' && k !== 'epoch' && typeof v === 'number')),
   });
+  // The GAN loop's observers that apply to any run: the live-run marker (the dashboard's stop button) and the plots.
+  // The diagnoses and --eval-every read GAN metrics and are not attached.
+  const run: RunView = {
+    runDir, get step() { return step; }, totalSteps, backend, context, numClasses,
+    samplingGenerator: () => stepper.decoder, recordEval: () => {}, requestCheckpoint: () => {},
+    warn: (d) => process.stderr.write(`\nwarning ${d.code} at step ${d.step}: ${d.message}\n`),
+  };
+  const observers: TrainingObserver[] = [
+    activeRunObserver(),
+    plotsObserver({ flush: () => new Promise<void>((r) => { metricsLog.write('', () => r()); }) }),
+  ];
   const save = async () => {
     checkpointDir = await saveCheckpoint({ runDir, ...pair, sidecar: sidecar(), keep: o.keepCheckpoints, optimizerState: await stepper.optimizerState() });
+    for (const observer of observers) await observer.onCheckpoint?.(checkpointDir, run);
   };
   // Fixed probe images for the reconstruction grids: the first 32 of the dataset, the same at every epoch.
   const probeCount = Math.min(32, count);
@@ -182,6 +197,7 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
   const labelBuffer = new Int32Array(o.batchSize);
   let aborted = false;
   try {
+    for (const observer of observers) await observer.onStart?.(run);
     while (step < totalSteps) {
       const epoch = Math.floor(step / stepsPerEpoch) + 1;
       const order = shuffledIndices(count, new SeededRandom(o.seed, epoch));
@@ -228,6 +244,7 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
     if (aborted || checkpointDir === '') await save();
   } finally {
     await new Promise<void>((r) => metricsLog.end(r));
+    for (const observer of observers) await observer.onEnd?.(run);
     stepper.dispose();
   }
   const finished = {
