@@ -83,6 +83,8 @@ export interface PoolStats {
   ready: number;
   busy: number;
   queuedRequests: number;
+  /** Batches sent to workers and not answered yet, over all workers (a busy worker may hold a second: pipelining). */
+  heldBatches: number;
   restarts: number;
   batches: number;
   mergedRequests: number;
@@ -288,6 +290,7 @@ export class InferencePool implements GeneratorRunner {
       ready: this.slots.filter((s) => s.ready).length,
       busy: this.slots.filter((s) => s.batches.length > 0).length,
       queuedRequests: this.queue.length,
+      heldBatches: this.slots.reduce((sum, s) => sum + s.batches.length, 0),
       restarts: this.restarts,
       batches: this.batches,
       mergedRequests: this.mergedRequests,
