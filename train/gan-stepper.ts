@@ -14,6 +14,10 @@ import { getOptimizer } from './optimizers/registry.ts';
 import { captureOptimizerState, optimizerStateMismatch, restoreOptimizerState, type OptimizerSide, type OptimizerState } from './optimizers/state.ts';
 import { createTechniques, type TechniqueOptions } from './techniques/registry.ts';
 import type { TechniqueMetricName, TrainingTechnique } from './techniques/technique.ts';
+import { registerTileGradient } from './tile-gradient.ts';
+
+// LayerNormalization critics tile per-sample statistics; tfjs-core's Tile gradient costs one kernel per copy.
+registerTileGradient();
 
 export interface GanStepperOptions {
   generator: tf.LayersModel;
