@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'INTERNAL' // a bug: never shown with details
   | 'METHOD_NOT_ALLOWED' // the route exists but not for that HTTP method
   | 'PAYLOAD_TOO_LARGE' // a request carries a body the API never reads
+  | 'HEADERS_TOO_LARGE' // the request line and headers exceed the HTTP parser's limit
+  | 'REQUEST_TIMEOUT' // the client did not send its whole request in time
   | 'WORKER_CRASHED' // the inference worker running the request died; it is being replaced, so a retry can succeed
   | 'WRITE_FAILED'; // a checkpoint, pointer or export could not be written (disk full, read-only, no permission)
 

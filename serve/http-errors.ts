@@ -2,6 +2,7 @@
 // error handler turns it into a status and a JSON body here. Unknown errors are bugs: a generic 500 that leaks no
 // message, stack or path (the full error goes to the server log instead).
 
+import { STATUS_CODES } from 'node:http';
 import { GanforgeError, type ErrorCode } from '../common/errors.ts';
 
 export interface ErrorBody {
@@ -24,6 +25,8 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Obje
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
+  HEADERS_TOO_LARGE: 431,
+  REQUEST_TIMEOUT: 408,
   OVERLOADED: 503,
   WORKER_CRASHED: 503,
   TIMEOUT: 504,
@@ -45,4 +48,26 @@ export function toHttpError(error: unknown): HttpError {
     return { status: 400, body: { error: 'INVALID_PARAMETER', message: `malformed request${shown}` }, internal: false };
   }
   return { status: 500, body: { error: 'INTERNAL', message: INTERNAL_MESSAGE }, internal: true };
+}
+
+/**
+ * What to answer a request Node's HTTP parser refused before the app saw it (server 'clientError': a header block
+ * over the size limit, a request that was not sent in time, bytes that are not HTTP), so that these too get the API's
+ * JSON error body instead of Node's bare status line. null when nothing should be written (the peer reset the socket).
+ */
+export function parserRefusal(error: { code?: unknown }): HttpError | null {
+  const refusal = (status: number, code: ErrorCode, message: string): HttpError => ({ status, body: { error: code, message }, internal: false });
+  switch (error.code) {
+    case 'ECONNRESET': return null;
+    case 'HPE_HEADER_OVERFLOW': return refusal(431, 'HEADERS_TOO_LARGE', 'the request line and headers exceed the 16 KiB the server parses');
+    case 'ERR_HTTP_REQUEST_TIMEOUT': return refusal(408, 'REQUEST_TIMEOUT', 'the request was not received in time; send the request line and headers promptly');
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW': return refusal(413, 'PAYLOAD_TOO_LARGE', 'a chunk extension exceeds the parser\'s limit; the API takes no request bodies');
+    default: return refusal(400, 'INVALID_PARAMETER', 'malformed HTTP request: the server could not parse it as HTTP/1.1');
+  }
+}
+
+/** The raw bytes of an HTTP/1.1 response for `refusal`, written straight to a socket that has no response object. */
+export function rawErrorResponse(refusal: HttpError): string {
+  const body = JSON.stringify(refusal.body);
+  return `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

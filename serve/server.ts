@@ -6,6 +6,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { GenerateLimits } from '../common/generate-params.ts';
 import { createApp } from './app.ts';
+import { parserRefusal, rawErrorResponse } from './http-errors.ts';
 import { InferencePool, type InferencePoolOptions } from './inference-pool.ts';
 import { createJsonLogger, type Logger } from './logger.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -103,6 +104,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Per connection: responses not yet completely written, and since when it has had none; close() uses this to close
   // quiet connections at once instead of waiting out their keep-alive timeout.
   const connections = new Map<Socket, { unfinished: number; quietSince: number }>();
+  // Node answers what its parser refuses with a bare status line; these get the API's JSON body instead. As in Node's
+  // own handler, nothing is written once a response has begun on the socket (a timeout mid-response), and the
+  // connection is always closed: the parser's state is unusable after an error.
+  server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
+    const refusal = parserRefusal(error);
+    if (refusal !== null && socket.writable && socket.bytesWritten === 0) socket.end(rawErrorResponse(refusal));
+    else socket.destroy();
+  });
   server.on('connection', (socket: Socket) => {
     connections.set(socket, { unfinished: 0, quietSince: performance.now() });
     socket.once('close', () => connections.delete(socket));

@@ -60,7 +60,7 @@ function assertCleanError(label: string, response: { status: number; headers: Re
   assert.ok(!text.includes(root) && !text.includes(models.dir) && !/\bat .*\.ts:\d+/.test(text), `${label} leaked a path or stack: ${text}`);
   assert.match(response.headers['content-type'] ?? '', /^application\/json/, `${label}: ${text}`);
   const body = JSON.parse(text) as { error: string; message: string };
-  assert.ok(['NOT_FOUND', 'UNKNOWN_MODEL', 'INVALID_PARAMETER', 'PAYLOAD_TOO_LARGE', 'METHOD_NOT_ALLOWED'].includes(body.error), `${label} → ${body.error}`);
+  assert.ok(['NOT_FOUND', 'UNKNOWN_MODEL', 'INVALID_PARAMETER', 'PAYLOAD_TOO_LARGE', 'METHOD_NOT_ALLOWED', 'HEADERS_TOO_LARGE', 'REQUEST_TIMEOUT'].includes(body.error), `${label} → ${body.error}`);
   assert.ok(text.length < 1024, `${label}: a ${text.length}-byte error body`);
 }
 
@@ -99,14 +99,17 @@ test('oversized query strings, paths and headers: 400 / 404 / 431, never echoed 
   assert.match(query.body.toString(), /at most 2048 are accepted/);
   const path = await rawGet(server.url, `/${'p'.repeat(12 * 1024)}`);
   assertCleanError('12 KB path', path, [404]);
-  // Above Node's 16 KiB limit on the request line and headers: refused by the parser with 431 and the connection closed.
-  assert.equal((await rawGet(server.url, `/generate?seed=1&x=${'a'.repeat(64 * 1024)}`)).status, 431);
+  // Above Node's 16 KiB limit on the request line and headers: refused by the parser with 431 (the API's JSON error
+  // body, not Node's bare status line) and the connection closed.
+  const overflow = await rawGet(server.url, `/generate?seed=1&x=${'a'.repeat(64 * 1024)}`);
+  assertCleanError('64 KB request line', overflow, [431]);
+  assert.equal((JSON.parse(overflow.body.toString()) as { error: string }).error, 'HEADERS_TOO_LARGE');
   for (const header of [`X-Big: ${'h'.repeat(20 * 1024)}`, Array.from({ length: 800 }, (_, i) => `X-H${i}: ${'v'.repeat(24)}`).join('\r\n')]) {
     const socket = await openSocket(server.url);
     const closed = readUntilClosed(socket);
     socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n${header}\r\n\r\n`);
     const { data } = await closed;
-    assert.equal(parseResponse(data).status, 431, data.toString().slice(0, 100));
+    assertCleanError('oversized headers', parseResponse(data), [431]);
   }
   assert.equal((await getBytes(`${server.url}/generate?seed=1`)).status, 200);
 });
@@ -136,7 +139,9 @@ test('slow and idle clients: the server sends 408 and closes the socket itself',
     const stop = start((text) => { if (!socket.destroyed) socket.write(text); });
     const { data } = await closed;
     if (typeof stop === 'function') stop();
-    assert.equal(parseResponse(data).status, 408, `${label}: ${JSON.stringify(data.toString().slice(0, 80))}`);
+    const response = parseResponse(data);
+    assertCleanError(label, response, [408]);
+    assert.equal((JSON.parse(response.body.toString()) as { error: string }).error, 'REQUEST_TIMEOUT', label);
   }));
   assert.equal((await getBytes(`${server.url}/healthz`)).status, 200);
 });
@@ -148,8 +153,13 @@ test('request bodies where none are expected: 405 / 413 at once, the body is nev
   for (const method of ['PUT', 'DELETE', 'PATCH', 'TRACE']) {
     assertCleanError(method, await rawRequest(server.url, `${method} /healthz HTTP/1.1`), [405]);
   }
-  // Not a method at all: Node's parser refuses it (a bare 400, before the app sees anything).
-  assert.equal((await rawRequest(server.url, 'CONNECTX /healthz HTTP/1.1')).status, 400);
+  // Not a method at all, and not HTTP at all: Node's parser refuses them before the app sees anything; the answer is
+  // still the API's JSON error.
+  assertCleanError('unknown method', await rawRequest(server.url, 'CONNECTX /healthz HTTP/1.1'), [400]);
+  const garbage = await openSocket(server.url);
+  const garbageClosed = readUntilClosed(garbage);
+  garbage.write('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n'); // a TLS ClientHello's first bytes
+  assertCleanError('TLS bytes on the plain port', parseResponse((await garbageClosed).data), [400]);
   // A GET announcing a huge body: answered 413 before any of it is read, and the connection is closed instead of
   // reading the body to find the next request.
   const socket = await openSocket(server.url);
