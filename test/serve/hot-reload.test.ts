@@ -254,14 +254,16 @@ test("removing 'default' makes the first model by name the default", async () =>
 test('watch: false serves the startup set until restart', async () => {
   const fixed = makeModelsDir({ default: {} });
   const frozen = await startServer({ modelsDir: fixed.dir, port: 0, device: 'cpu', workers: 1, logger: () => {}, web: false, watch: false });
+  // A watching server on the same folder: once it serves the new file, the frozen one has had the same chance.
+  const watching = await startServer({ modelsDir: fixed.dir, port: 0, device: 'cpu', workers: 1, logger: () => {}, web: false, watch: { intervalMs: 50, settleMs: 80 } });
   try {
     assert.equal(frozen.watcher, null);
     writeFileSync(join(fixed.dir, 'late.onnx'), version(71));
-    // Nothing to wait for: the watched server above loads a new file within a few hundred ms.
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    assert.deepEqual((await getJson<ModelsBody>(`${frozen.url}/models`)).body.models.map((m) => m.name), ['default']);
+    const names = async (url: string) => (await getJson<ModelsBody>(`${url}/models`)).body.models.map((m) => m.name);
+    await waitFor('the watching server to serve late.onnx', async () => ((await names(watching.url)).includes('late') ? true : undefined));
+    assert.deepEqual(await names(frozen.url), ['default']);
   } finally {
-    await frozen.close();
+    await Promise.all([frozen.close(), watching.close()]);
     fixed.cleanup();
   }
 });
