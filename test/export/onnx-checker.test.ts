@@ -9,7 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { exportGenerator } from '../../export/export-generator.ts';
+import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
+import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
 import { exportForTest, randomizeWeights, testManifest, useCpuBackend } from './helpers.ts';
 
 // Debian's own interpreter: a pyenv python3 earlier on PATH does not see the apt-installed onnx module.
@@ -33,8 +34,34 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/**
+ * The generators of the families whose graphs no hand-built model above covers, as their registry builds them (narrow):
+ * stylegan-lite's mapping + modulated synthesis + w-space ψ, unconditional and conditional at 28×28 and 32×32×3, and
+ * the VAE decoders (MLP, conditional, convolutional).
+ */
+function familyGenerators(): Record<string, Uint8Array> {
+  const cases: { file: string; family: string; config: Record<string, unknown>; imageShape: [number, number, number] }[] = [
+    { file: 'stylegan-lite-28.onnx', family: 'stylegan-lite', config: { wDim: 16, synthesisChannels: 16, mappingLayers: 2 }, imageShape: [28, 28, 1] },
+    { file: 'stylegan-lite-32-rgb.onnx', family: 'stylegan-lite', config: { wDim: 16, synthesisChannels: 16, mappingLayers: 2 }, imageShape: [32, 32, 3] },
+    { file: 'cstylegan-lite-28.onnx', family: 'cstylegan-lite', config: { wDim: 16, synthesisChannels: 16, mappingLayers: 2 }, imageShape: [28, 28, 1] },
+    { file: 'vae-mlp.onnx', family: 'vae', config: { hiddenUnits: [32] }, imageShape: [28, 28, 1] },
+    { file: 'cvae-mlp.onnx', family: 'cvae', config: { hiddenUnits: [32] }, imageShape: [28, 28, 1] },
+    { file: 'vae-conv.onnx', family: 'vae', config: { architecture: 'conv', decoderChannels: 8, encoderChannels: 4 }, imageShape: [28, 28, 1] },
+  ];
+  return Object.fromEntries(cases.map((c, index) => {
+    const family = getFamily(c.family);
+    const classes = family.conditional ? DIGITS : null;
+    const model = family.buildGenerator(resolveFamilyConfig(family, c.config), { imageShape: c.imageShape, numClasses: classes?.length ?? null, latentDim: 8, seed: 20 + index });
+    randomizeWeights(model, 30 + index, 0.1);
+    const manifest = { ...testManifest({ family: c.family, latentDim: 8, imageShape: c.imageShape, classes }), ...generatorConventions(model) };
+    return [c.file, exportGenerator(model, manifest)];
+  }));
+}
+
 describe('onnx.checker.check_model(full_check=True)', { skip }, () => {
-  it('accepts exported generators and discriminators covering every layer type', async () => {
+  it('accepts exported generators and discriminators covering every layer type and every family\'s generator', async () => {
     assert.equal(missing, null, missing ?? ''); // with CI=true a missing checker fails here instead of skipping
 
     const dcgan = tf.sequential({
@@ -78,6 +105,7 @@ describe('onnx.checker.check_model(full_check=True)', { skip }, () => {
       'dcgan.onnx': exportGenerator(dcgan, testManifest({ latentDim: 6, imageShape: dcganShape })),
       'cgan.onnx': exportGenerator(cgan, testManifest({ latentDim: 6, imageShape: [4, 4, 1], classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] })),
       'critic.onnx': exportForTest(critic, [{ name: 'image', data: new Float32Array(64), shape: [1, 8, 8, 1] }]),
+      ...familyGenerators(),
     };
     const paths = [];
     for (const [name, bytes] of Object.entries(files)) {
