@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InvalidParameterError } from '../common/errors.ts';
 import { SeededRandom } from '../common/random.ts';
-import { DropoutSeeds } from './dropout-seeds.ts';
+import { PassSeeds } from './pass-seeds.ts';
 import type { AdversarialLoss } from './losses/loss.ts';
 import { getLoss } from './losses/registry.ts';
 import type { OptimizerKind, OptimizerSettings } from './optimizers/optimizer.ts';
@@ -100,7 +100,7 @@ export class GanStepper {
   private readonly discriminatorVariables: tf.Variable[];
   private readonly classLossWeight: number | null;
   private readonly realTarget: number;
-  private readonly dropoutSeeds: DropoutSeeds;
+  private readonly passSeeds: PassSeeds;
 
   constructor(options: GanStepperOptions) {
     this.options = options;
@@ -132,7 +132,7 @@ export class GanStepper {
     this.optimizerD = this.optimizerKind.create(settings(options.learningRateDiscriminator));
     this.generatorVariables = this.generator.trainableWeights.map((w) => w.read() as tf.Variable);
     this.discriminatorVariables = this.discriminator.trainableWeights.map((w) => w.read() as tf.Variable);
-    this.dropoutSeeds = new DropoutSeeds(options.seed, [this.generator, this.discriminator]);
+    this.passSeeds = new PassSeeds(options.seed, [this.generator, this.discriminator]);
     this.techniques = createTechniques(options.techniques ?? {}, {
       generator: this.generator, discriminator: this.discriminator, generatorVariables: this.generatorVariables,
       discriminatorVariables: this.discriminatorVariables, numClasses: options.numClasses, loss: this.loss, seed: options.seed,
@@ -181,11 +181,11 @@ export class GanStepper {
     const auxiliary = this.classLossWeight !== null;
     if (auxiliary && labels === null) throw new RangeError('an auxiliary-classifier discriminator step needs the real batch\'s labels, got null');
     const kept = new KeptScalars();
-    this.dropoutSeeds.beginUpdate(key);
+    this.passSeeds.beginUpdate(key);
     try {
       tf.tidy(() => {
         const [z, fakeLabels] = this.latentBatch(batchSize, key);
-        this.dropoutSeeds.beforePass(this.generator);
+        this.passSeeds.beforePass(this.generator);
         const fakes = withFrozenStatistics(this.generator, () =>
           this.generator.apply(fakeLabels ? [z, fakeLabels] : z, { training: true }) as tf.Tensor);
         // An auxiliary-classifier D sees the image alone; the label only enters its class loss.
@@ -224,7 +224,7 @@ export class GanStepper {
       for (const technique of this.techniques) technique.afterDiscriminatorUpdate?.();
       return kept.read() as unknown as DiscriminatorStepMetrics;
     } finally {
-      this.dropoutSeeds.endUpdate();
+      this.passSeeds.endUpdate();
       kept.dispose();
     }
   }
@@ -233,12 +233,12 @@ export class GanStepper {
   trainGeneratorStep(batchSize: number, key: number): GeneratorStepMetrics {
     const auxiliary = this.classLossWeight !== null;
     const kept = new KeptScalars();
-    this.dropoutSeeds.beginUpdate(key);
+    this.passSeeds.beginUpdate(key);
     try {
       tf.tidy(() => {
         const [z, fakeLabels] = this.latentBatch(batchSize, key);
         const { grads } = tf.variableGrads(() => {
-          this.dropoutSeeds.beforePass(this.generator);
+          this.passSeeds.beforePass(this.generator);
           const fakes = this.generator.apply(fakeLabels ? [z, fakeLabels] : z, { training: true }) as tf.Tensor;
           const { logits, classLogits } = withFrozenStatistics(this.discriminator, () => this.discriminate(fakes, auxiliary ? null : fakeLabels));
           const adversarial = this.loss.generatorLoss(logits);
@@ -255,14 +255,14 @@ export class GanStepper {
       for (const technique of this.techniques) technique.afterGeneratorUpdate?.();
       return kept.read() as unknown as GeneratorStepMetrics;
     } finally {
-      this.dropoutSeeds.endUpdate();
+      this.passSeeds.endUpdate();
       kept.dispose();
     }
   }
 
   /** The discriminator in training mode; `label` is its second input (null for unconditional or auxiliary-classifier D). */
   private discriminate(images: tf.Tensor, label: tf.Tensor | null): { logits: tf.Tensor; classLogits: tf.Tensor | null } {
-    this.dropoutSeeds.beforePass(this.discriminator);
+    this.passSeeds.beforePass(this.discriminator);
     const out = this.discriminator.apply(label ? [images, label] : images, { training: true }) as tf.Tensor | tf.Tensor[];
     if (this.classLossWeight === null) return { logits: out as tf.Tensor, classLogits: null };
     const [logits, classLogits] = out as tf.Tensor[];

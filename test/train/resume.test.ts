@@ -56,6 +56,8 @@ const SCENARIOS: Scenario[] = [
   // cgan's discriminator has dropout (0.3): its masks must be drawn again identically.
   { name: 'cgan with dropout, RMSProp + momentum, cosine schedule', options: { family: 'cgan', optimizer: 'rmsprop', momentum: 0.5, learningRateGenerator: 1e-3, learningRateDiscriminator: 1e-3, lrSchedule: 'warmup:4,cosine' }, stopAt: 13 },
   { name: 'mlp, SGD + momentum, generator EMA', options: { family: 'mlp', optimizer: 'sgd', momentum: 0.9, learningRateGenerator: 1e-2, learningRateDiscriminator: 1e-2, generatorEma: 0.9 }, stopAt: 7 },
+  // Noise inputs, the second latent and the mixing decisions draw in every generator pass; the tracked mean w is state.
+  { name: 'stylegan-lite (noise, style mixing, mean w)', options: { family: 'stylegan-lite', familyConfig: { wDim: 16, mappingLayers: 2, synthesisChannels: 16, discriminatorChannels: 8 }, steps: 6, batchSize: 8 }, stopAt: 3 },
 ];
 
 function base(scenario: Scenario, outDir: string): TrainGanOptions {
@@ -77,7 +79,7 @@ describe('exact resume, in process', () => {
         assert.ok(await tf.setBackend(backend), `backend ${backend} is not available`);
         const straightDir = await tempDir('straight');
         const straight = await trainGan(base(scenario, straightDir));
-        assert.equal(straight.step, 30);
+        assert.equal(straight.step, base(scenario, straightDir).steps);
 
         const resumedDir = await tempDir('resumed');
         const controller = new AbortController();
@@ -86,14 +88,14 @@ describe('exact resume, in process', () => {
         assert.equal(first.step, scenario.stopAt);
         const atStop = await stateFiles(first.checkpointDir);
         const resumed = await trainGan({ ...base(scenario, resumedDir), resume: true });
-        assert.equal(resumed.step, 30);
+        assert.equal(resumed.step, base(scenario, resumedDir).steps);
         assert.deepEqual(resumed.resumeNotices, [], 'nothing restarted on resume');
 
         const final = await stateFiles(resumed.checkpointDir);
         assertSameState(final, await stateFiles(straight.checkpointDir), `${backend} ${scenario.name}`);
         assert.ok(!final['generator/weights.bin']!.equals(atStop['generator/weights.bin']!), 'the resumed run trained on');
         const metrics = (await readFile(join(resumedDir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number; dLoss: number });
-        assert.deepEqual(metrics.map((m) => m.step), Array.from({ length: 30 }, (_, i) => i + 1), 'one metrics line per step');
+        assert.deepEqual(metrics.map((m) => m.step), Array.from({ length: resumed.step }, (_, i) => i + 1), 'one metrics line per step');
         const straightMetrics = (await readFile(join(straightDir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { dLoss: number });
         assert.deepEqual(metrics.map((m) => m.dLoss), straightMetrics.map((m) => m.dLoss), 'the same losses at every step');
         await rm(straightDir, { recursive: true });
@@ -113,10 +115,10 @@ describe('exact resume, in process', () => {
     };
     assertSameState(await run(), await run(), 'two runs with one seed');
     // Masks per update, not one fixed mask: the seeded layer gets a new seed for each pass (and its own back after).
-    const { DropoutSeeds, dropoutLayers } = await import('../../train/dropout-seeds.ts');
+    const { PassSeeds, randomLayers } = await import('../../train/pass-seeds.ts');
     const input = tf.input({ shape: [64] });
     const model = tf.model({ inputs: input, outputs: tf.layers.dropout({ rate: 0.5 }).apply(input) as tf.SymbolicTensor });
-    const seeds = new DropoutSeeds(9, [model]);
+    const seeds = new PassSeeds(9, [model]);
     const mask = (key: number) => {
       seeds.beginUpdate(key);
       seeds.beforePass(model);
@@ -126,7 +128,7 @@ describe('exact resume, in process', () => {
     };
     assert.deepEqual(mask(5), mask(5));
     assert.notDeepEqual(mask(5), mask(6));
-    assert.equal((dropoutLayers(model)[0] as unknown as { seed?: number }).seed, undefined, 'the layer keeps its own seed');
+    assert.equal((randomLayers(model)[0] as unknown as { seed?: number }).seed, undefined, 'the layer keeps its own seed');
   });
 
   it('a checkpoint without optimizer state (older ganforge) resumes with a one-line notice, and the moments restart', async () => {

@@ -14,18 +14,18 @@ export interface MixingLatentArgs {
 export class MixingLatent extends tf.layers.Layer {
   static className = 'MixingLatent';
   readonly seed: number;
-  private readonly seeds: CallSeeds;
+  readonly callSeeds: CallSeeds;
 
   constructor(args: MixingLatentArgs) {
     super(args);
     this.seed = args.seed;
-    this.seeds = new CallSeeds(args.seed);
+    this.callSeeds = new CallSeeds(args.seed);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     const z = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (kwargs.training !== true) return tf.clone(z);
-    return tf.randomNormal(z.shape, 0, 1, 'float32', this.seeds.next());
+    return tf.randomNormal(z.shape, 0, 1, 'float32', this.callSeeds.next());
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -15,12 +15,12 @@ export class NoiseInjection extends tf.layers.Layer {
   static className = 'NoiseInjection';
   readonly seed: number;
   private strength: tf.LayerVariable | null = null;
-  private readonly seeds: CallSeeds;
+  readonly callSeeds: CallSeeds;
 
   constructor(args: NoiseInjectionArgs) {
     super(args);
     this.seed = args.seed;
-    this.seeds = new CallSeeds(args.seed);
+    this.callSeeds = new CallSeeds(args.seed);
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
@@ -35,7 +35,7 @@ export class NoiseInjection extends tf.layers.Layer {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       if (kwargs.training !== true) return tf.clone(x);
       const [b, h, w] = x.shape;
-      const noise = tf.randomNormal([b, h!, w!, 1], 0, 1, 'float32', this.seeds.next());
+      const noise = tf.randomNormal([b, h!, w!, 1], 0, 1, 'float32', this.callSeeds.next());
       return tf.add(x, tf.mul(noise, this.strength!.read()));
     });
   }

@@ -21,7 +21,7 @@ export class StyleMixing extends tf.layers.Layer {
   readonly styles: number;
   readonly probability: number;
   readonly seed: number;
-  private readonly seeds: CallSeeds;
+  readonly callSeeds: CallSeeds;
 
   constructor(args: StyleMixingArgs) {
     super(args);
@@ -31,7 +31,7 @@ export class StyleMixing extends tf.layers.Layer {
     this.styles = args.styles;
     this.probability = probability;
     this.seed = args.seed;
-    this.seeds = new CallSeeds(args.seed);
+    this.callSeeds = new CallSeeds(args.seed);
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
@@ -45,9 +45,9 @@ export class StyleMixing extends tf.layers.Layer {
       const stacked = tf.tile(tf.expandDims(w!, 1), [1, this.styles, 1]); // [B, L, wDim]
       if (kwargs.training !== true || this.styles < 2 || this.probability === 0) return stacked;
       const batch = w!.shape[0];
-      const mixes = tf.less(tf.randomUniform([batch, 1, 1], 0, 1, 'float32', this.seeds.next()), this.probability);
+      const mixes = tf.less(tf.randomUniform([batch, 1, 1], 0, 1, 'float32', this.callSeeds.next()), this.probability);
       // c uniform in [1, L − 1]: floor(u·(L − 1)) + 1.
-      const crossover = tf.add(tf.floor(tf.mul(tf.randomUniform([batch, 1, 1], 0, 1, 'float32', this.seeds.next()), this.styles - 1)), 1);
+      const crossover = tf.add(tf.floor(tf.mul(tf.randomUniform([batch, 1, 1], 0, 1, 'float32', this.callSeeds.next()), this.styles - 1)), 1);
       const layer = tf.reshape(tf.range(0, this.styles, 1, 'float32'), [1, -1, 1]);
       const second = tf.logicalAnd(mixes, tf.greaterEqual(layer, crossover)).tile([1, 1, w!.shape[1]!]); // [B, L, wDim]
       return tf.where(second, tf.tile(tf.expandDims(w2!, 1), [1, this.styles, 1]), stacked);
