@@ -53,8 +53,20 @@ export interface ModelManifest {
   truncation?: { kind: TruncationKind; input?: string };
   /** Style generators: their per-pixel noise inputs are zero in the exported graph, so a seed gives one image. Absent: no noise inputs. */
   noise?: 'zeroed';
+  /**
+   * Style generators that mix two styles at inference: the graph inputs of the second latent (float32 [batch,
+   * latentDim]) and of the crossover (float32 [batch, 1]: synthesis layers from this index on take the second style),
+   * and the number of synthesis layers L (a crossover of L or more mixes nothing). Absent: no mixing inputs.
+   */
+  styleMixing?: StyleMixingInputs;
   training: TrainingRecord;
   ganforgeVersion: string;
+}
+
+export interface StyleMixingInputs {
+  latentInput: string;
+  crossoverInput: string;
+  layers: number;
 }
 
 /** Parses and checks a manifest read from a model's metadata; throws INVALID_MODEL naming the bad field. */
@@ -102,6 +114,15 @@ export function parseManifest(json: string, source: string): ModelManifest {
     if (!(m.truncationModes as unknown[]).every((t) => t === 'psi')) fail('truncationModes', "['psi'] for a w-space model (ψ is applied to w, not to z)");
   }
   if (m.noise !== undefined && m.noise !== 'zeroed') fail('noise', "absent or 'zeroed'");
+  const mixing = m.styleMixing as Record<string, unknown> | undefined;
+  if (mixing !== undefined) {
+    const taken = [inputs!.latent, inputs!.label, convention?.input];
+    const freeName = (v: unknown) => typeof v === 'string' && v !== '' && !taken.includes(v);
+    if (typeof mixing !== 'object' || mixing === null || !freeName(mixing.latentInput) || !freeName(mixing.crossoverInput) || mixing.latentInput === mixing.crossoverInput) {
+      fail('styleMixing', 'absent, or {latentInput, crossoverInput, layers} with two distinct input names other than the latent, label and ψ inputs');
+    }
+    if (!isPositiveInteger(mixing.layers) || mixing.layers < 2) fail('styleMixing.layers', 'an integer ≥ 2 (the synthesis layers)');
+  }
   if (typeof m.training !== 'object' || m.training === null) fail('training', 'an object');
   if (typeof m.ganforgeVersion !== 'string') fail('ganforgeVersion', 'a string');
   return m as unknown as ModelManifest;
@@ -117,10 +138,38 @@ export function truncationInputOf(manifest: Pick<ModelManifest, 'truncation'>): 
   return manifest.truncation?.kind === 'w-space' ? manifest.truncation.input ?? null : null;
 }
 
-/** Every graph input the model takes: latent, label (conditional), ψ (w-space). Loaders check the graph against it. */
+/** Every graph input the model takes: latent, label (conditional), ψ (w-space), the mixing inputs. Loaders check the graph against it. */
 export function generatorInputNames(manifest: ModelManifest): string[] {
   const psi = truncationInputOf(manifest);
-  return [manifest.inputs.latent, ...(manifest.inputs.label === null ? [] : [manifest.inputs.label]), ...(psi === null ? [] : [psi])];
+  const mixing = manifest.styleMixing;
+  return [
+    manifest.inputs.latent, ...(manifest.inputs.label === null ? [] : [manifest.inputs.label]), ...(psi === null ? [] : [psi]),
+    ...(mixing === undefined ? [] : [mixing.latentInput, mixing.crossoverInput]),
+  ];
+}
+
+/** A style mix for a batch: the second latents (count × latentDim) and, per image, the first layer that takes them. */
+export interface StyleMix {
+  latent: Float32Array;
+  from: Float32Array;
+}
+
+/**
+ * The feeds of a mixing model's two mixing inputs for `count` images: `mix` when given, else "no mixing" (the second
+ * latent a copy of the first, the crossover past the last layer), so every consumer can run a mixing model unmixed.
+ * [] for a model without mixing inputs. Plain arrays and shapes, so the server, the page and eval share it.
+ */
+export function styleMixingFeeds(manifest: Pick<ModelManifest, 'styleMixing' | 'latentDim'>, count: number, latent: Float32Array, mix: StyleMix | null = null): { name: string; data: Float32Array; dims: number[] }[] {
+  const mixing = manifest.styleMixing;
+  if (mixing === undefined) return [];
+  const width = manifest.latentDim;
+  if (mix !== null && (mix.latent.length !== count * width || mix.from.length !== count)) {
+    throw new RangeError(`a style mix for ${count} images needs ${count * width} latent values and ${count} crossovers, got ${mix.latent.length} and ${mix.from.length}`);
+  }
+  return [
+    { name: mixing.latentInput, data: mix?.latent ?? latent.slice(0, count * width), dims: [count, width] },
+    { name: mixing.crossoverInput, data: mix?.from ?? new Float32Array(count).fill(mixing.layers), dims: [count, 1] },
+  ];
 }
 
 function isPositiveInteger(value: unknown): value is number {

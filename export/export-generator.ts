@@ -5,7 +5,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InvalidParameterError, describeValue } from '../common/errors.ts';
 import { MANIFEST_FORMAT, MANIFEST_KEY, truncationInputOf, type ModelManifest } from '../common/manifest.ts';
-import { TRUNCATION_INPUT } from '../train/models/family.ts';
+import { MIX_CROSSOVER_INPUT, MIX_LATENT_INPUT, TRUNCATION_INPUT } from '../train/models/family.ts';
+import { mixesTruncatedStyles } from './ops/style-mixing.ts';
 import { exportLayersModel, type GraphInputBinding } from './export-graph.ts';
 
 /** The ONNX names every ganforge generator uses. */
@@ -43,12 +44,17 @@ export function generatorInputs(model: tf.LayersModel, manifest: ModelManifest):
 
 /**
  * The manifest fields a generator's own layers decide: a WSpaceTruncation layer makes it a w-space model whose graph
- * takes ψ as TRUNCATION_INPUT (and which accepts only the 'psi' mode); NoiseInjection layers are zeroed in the graph.
+ * takes ψ as TRUNCATION_INPUT (and which accepts only the 'psi' mode); NoiseInjection layers are zeroed in the graph;
+ * a StyleMixing layer whose second style is truncated too gives the graph its two mixing inputs.
  */
-export function generatorConventions(model: tf.LayersModel): Pick<ModelManifest, 'truncation' | 'noise' | 'truncationModes'> | Record<string, never> {
+export function generatorConventions(model: tf.LayersModel): Pick<ModelManifest, 'truncation' | 'noise' | 'truncationModes' | 'styleMixing'> | Record<string, never> {
   const classes = new Set(model.layers.map((l) => l.getClassName()));
   if (!classes.has('WSpaceTruncation')) return {};
-  return { truncation: { kind: 'w-space', input: TRUNCATION_INPUT }, truncationModes: ['psi'], ...(classes.has('NoiseInjection') ? { noise: 'zeroed' as const } : {}) };
+  const mixing = model.layers.find((l) => l.getClassName() === 'StyleMixing');
+  const styleMixing = mixing !== undefined && mixesTruncatedStyles(mixing)
+    ? { styleMixing: { latentInput: MIX_LATENT_INPUT, crossoverInput: MIX_CROSSOVER_INPUT, layers: (mixing.getConfig() as { styles: number }).styles } }
+    : {};
+  return { truncation: { kind: 'w-space', input: TRUNCATION_INPUT }, truncationModes: ['psi'], ...(classes.has('NoiseInjection') ? { noise: 'zeroed' as const } : {}), ...styleMixing };
 }
 
 /** Serializes the generator with its manifest. Pure: writes no file (export-run.ts does, after checking parity). */
@@ -66,6 +72,10 @@ export function exportGenerator(model: tf.LayersModel, manifest: ModelManifest):
         ? `the generator truncates in w space: 'manifest.truncation' must be {kind: 'w-space', input: '${TRUNCATION_INPUT}'}, got ${describeValue(manifest.truncation)}`
         : `the generator has no w-space truncation layer, so 'manifest.truncation' cannot be w-space, got ${describeValue(manifest.truncation)}`,
     );
+  }
+  const mixing = generatorConventions(model).styleMixing;
+  if (JSON.stringify(mixing) !== JSON.stringify(manifest.styleMixing)) {
+    throw new InvalidParameterError('manifest.styleMixing', `the generator's graph ${mixing === undefined ? 'takes no mixing inputs' : `mixes with ${describeValue(mixing)}`}, but 'manifest.styleMixing' is ${describeValue(manifest.styleMixing)}`);
   }
   const inputs: GraphInputBinding[] = model.inputs.map((_t, i) =>
     i === bound.label ? { name: manifest.inputs.label!, kind: 'label' } : { name: manifest.inputs.latent, kind: 'float' },
@@ -94,8 +104,10 @@ export function describeGenerator(m: ModelManifest): string {
   const label = m.classes === null ? '' : ` and ${m.inputs.label} (int64 [batch], class index in [0, ${m.classes.length - 1}]: ${m.classes.join(', ')})`;
   const psi = truncationInputOf(m);
   const wSpace = psi === null ? '' : ` and ${psi} (float32 [batch, 1], ψ of the w-space truncation trick: 1 = none, 0 = the mean w)`;
+  const mix = m.styleMixing === undefined ? ''
+    : ` and ${m.styleMixing.latentInput} (float32 [batch, ${m.latentDim}], the style-mixing latent) and ${m.styleMixing.crossoverInput} (float32 [batch, 1], the first of the ${m.styleMixing.layers} synthesis layers that takes its style; ${m.styleMixing.layers} = no mixing)`;
   return (
-    `ganforge ${m.family} generator. Inputs: ${m.inputs.latent} (float32 [batch, ${m.latentDim}], standard normal)${label}${wSpace}. ` +
+    `ganforge ${m.family} generator. Inputs: ${m.inputs.latent} (float32 [batch, ${m.latentDim}], standard normal)${label}${wSpace}${mix}. ` +
     `Output: ${m.output} (float32 [batch, ${h}, ${w}, ${c}], NHWC, values in [${m.valueRange[0]}, ${m.valueRange[1]}]). ` +
     `Trained on ${m.training.dataset} for ${m.training.steps} steps (${m.training.loss} loss, tfjs ${m.training.backend} backend). ` +
     `Full manifest in metadata_props['${MANIFEST_KEY}'].`

@@ -56,6 +56,7 @@ export class OnnxGraphBuilder {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly droppableInputs = new Set<string>();
 
   /** A fresh name derived from `base` (characters outside [A-Za-z0-9_./:-] become '_'); `base` itself when still free. */
   uniqueName(base: string): string {
@@ -66,11 +67,20 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** Declares a graph input with exactly this name (graph inputs and outputs are part of the model's contract). */
-  addInput(name: string, type: ElementType, dims: Dim[]): string {
+  /**
+   * Declares a graph input with exactly this name (graph inputs and outputs are part of the model's contract).
+   * `dropWhenUnused`: leave it out of the model when no kept node reads it (an input only some topologies use).
+   */
+  addInput(name: string, type: ElementType, dims: Dim[], options: { dropWhenUnused?: boolean } = {}): string {
     this.claimExact(name);
     this.inputs.push(valueInfo(name, type, dims));
+    if (options.dropWhenUnused === true) this.droppableInputs.add(name);
     return name;
+  }
+
+  /** Whether a graph input of this name has been declared. */
+  hasInput(name: string): boolean {
+    return this.inputs.some((i) => i.name === name);
   }
 
   /** Declares an existing value as a graph output. */
@@ -137,7 +147,7 @@ export class OnnxGraphBuilder {
       name: graphName,
       node: kept,
       initializer: this.initializers.filter((t) => needed.has(t.name!)),
-      input: this.inputs,
+      input: this.inputs.filter((i) => !this.droppableInputs.has(i.name!) || needed.has(i.name!)),
       output: this.outputs,
     };
     return onnx.ModelProto.encode({

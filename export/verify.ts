@@ -1,11 +1,14 @@
 // Parity check between a tfjs generator and its exported ONNX model: both run on the same seeded latents (and labels
-// cycling through the classes), in the real onnxruntime-node and tfjs `predict`. An export is only kept when they
+// cycling through the classes; for a style-mixing model, second latents and crossovers cycling through every layer
+// and "none"), in the real onnxruntime-node and tfjs `predict`. An export is only kept when they
 // agree, so a mapping bug can never reach the server as plausible-looking but wrong images.
 
 import * as tf from '@tensorflow/tfjs';
 import { GanforgeError } from '../common/errors.ts';
 import { sampleLatents } from '../common/latents.ts';
-import { truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { styleMixingFeeds, truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { MixingLatent } from '../train/models/layers/mixing-latent.ts';
+import { StyleMixing } from '../train/models/layers/style-mixing.ts';
 import { WSpaceTruncation } from '../train/models/layers/w-space-truncation.ts';
 import { createNodeSession, ort } from '../runtime/ort-node.ts';
 import { generatorInputs } from './export-generator.ts';
@@ -52,6 +55,13 @@ export async function verifyGeneratorParity(
   if ((psiInput === null) !== (truncationLayer === undefined)) {
     throw new GanforgeError('PARITY_FAILED', `the manifest's truncation kind (${manifest.truncation?.kind ?? 'latent'}) does not match the generator (${truncationLayer ? 'has' : 'has no'} a w-space truncation layer)`);
   }
+  const mixingLayers = manifest.styleMixing === undefined ? null : {
+    latent: model.layers.find((l): l is MixingLatent => l instanceof MixingLatent),
+    styles: model.layers.find((l): l is StyleMixing => l instanceof StyleMixing),
+  };
+  if (mixingLayers !== null && (mixingLayers.latent === undefined || mixingLayers.styles === undefined)) {
+    throw new GanforgeError('PARITY_FAILED', 'the manifest offers style mixing but the generator has no MixingLatent and StyleMixing layers');
+  }
   const { session } = await createNodeSession(onnxModel, { device: 'cpu' });
   let maxAbsDiff = 0;
   let sumAbsDiff = 0;
@@ -66,13 +76,30 @@ export async function verifyGeneratorParity(
         const feeds: Record<string, ort.Tensor> = { [manifest.inputs.latent]: new ort.Tensor('float32', z, [n, manifest.latentDim]) };
         if (labels !== null) feeds[manifest.inputs.label!] = new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [n]);
         if (psiInput !== null) feeds[psiInput] = new ort.Tensor('float32', new Float32Array(n).fill(psi!), [n, 1]);
+        const mix = manifest.styleMixing === undefined ? null : {
+          latent: sampleLatents({ latentDim: manifest.latentDim, count: n, seed: seed + 1, firstIndex: first }),
+          from: Float32Array.from({ length: n }, (_, i) => (first + i) % (manifest.styleMixing!.layers + 1)),
+        };
+        for (const feed of styleMixingFeeds(manifest, n, z, mix)) feeds[feed.name] = new ort.Tensor('float32', feed.data, feed.dims);
         const onnxOut = (await session.run(feeds))[manifest.output];
         if (onnxOut === undefined) throw new GanforgeError('PARITY_FAILED', `the ONNX model has no output '${manifest.output}'`);
         const reference = tf.tidy(() => {
           const inputs: tf.Tensor[] = [];
           inputs[bound.latent] = tf.tensor2d(z, [n, manifest.latentDim]);
           if (bound.label !== null) inputs[bound.label] = labelTensor(model.inputs[bound.label]!, labels!);
-          return model.predict(inputs.length === 1 ? inputs[0]! : inputs) as tf.Tensor;
+          if (mix !== null) {
+            mixingLayers!.latent!.inferenceLatent = tf.tensor2d(mix.latent, [n, manifest.latentDim]);
+            mixingLayers!.styles!.inferenceCrossover = mix.from;
+          }
+          try {
+            // One predict batch: tfjs would split the inputs into batches of 32, but not the mixing latents set above.
+            return model.predict(inputs.length === 1 ? inputs[0]! : inputs, { batchSize: n }) as tf.Tensor;
+          } finally {
+            if (mixingLayers !== null) {
+              mixingLayers.latent!.inferenceLatent = null;
+              mixingLayers.styles!.inferenceCrossover = null;
+            }
+          }
         });
         const expected = reference.dataSync();
         reference.dispose();

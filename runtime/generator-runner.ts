@@ -4,7 +4,7 @@
 
 import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
 import { sampleLatents } from '../common/latents.ts';
-import { truncationKindOf, type ModelManifest } from '../common/manifest.ts';
+import { truncationKindOf, type ModelManifest, type StyleMix } from '../common/manifest.ts';
 import { planTruncation, type TruncationMode } from '../common/truncation.ts';
 
 /** One request's generator input: `count` latents (row-major) and, for a conditional model, one label each. */
@@ -14,6 +14,8 @@ export interface GeneratorInput {
   count: number;
   /** A w-space model's ψ, one per image (its manifest's truncation.input). Absent or null: 1 (no truncation). */
   psi?: Float32Array | null;
+  /** A style-mixing model's second latents and crossovers (common/manifest.ts StyleMix). Absent or null: no mixing. */
+  mix?: StyleMix | null;
 }
 
 export interface GeneratorOutput {

@@ -4,7 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { GanforgeError } from '../common/errors.ts';
-import { truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { styleMixingFeeds, truncationInputOf, type ModelManifest } from '../common/manifest.ts';
 import { psiRows, type GeneratorInput, type GeneratorOutput, type GeneratorRunner } from './generator-runner.ts';
 import { createNodeSession, ort, type Device } from './ort-node.ts';
 
@@ -49,6 +49,7 @@ export async function openSessionRunner(options: SessionRunnerOptions): Promise<
       if (manifest.inputs.label !== null) feeds[manifest.inputs.label] = new ort.Tensor('int64', input.labels!, [input.count]);
       const psiInput = truncationInputOf(manifest);
       if (psiInput !== null) feeds[psiInput] = new ort.Tensor('float32', psiRows(input.psi, input.count), [input.count, 1]);
+      for (const feed of styleMixingFeeds(manifest, input.count, input.latent, input.mix ?? null)) feeds[feed.name] = new ort.Tensor('float32', feed.data, feed.dims);
       const output = (await session.run(feeds, [manifest.output]))[manifest.output]!;
       return { data: output.data as Float32Array, dims: output.dims.map(Number) };
     },

@@ -549,6 +549,7 @@ export class InferencePool implements GeneratorRunner {
       output: model.manifest.output,
       truncationKind: truncationKindOf(model.manifest),
       psiInput: truncationInputOf(model.manifest),
+      ...(model.manifest.styleMixing === undefined ? {} : { styleMixing: model.manifest.styleMixing }),
       imageShape: model.manifest.imageShape,
       valueRange: model.manifest.valueRange,
     };

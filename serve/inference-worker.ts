@@ -4,6 +4,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { sampleLatents } from '../common/latents.ts';
+import { styleMixingFeeds } from '../common/manifest.ts';
 import { planTruncation } from '../common/truncation.ts';
 import { psiRows } from '../runtime/generator-runner.ts';
 import { encodeImages } from './generate.ts';
@@ -45,6 +46,7 @@ async function createEntry(model: WorkerModel): Promise<{ entry: Entry; report: 
     const feeds: Record<string, ort.Tensor> = { [entry.latent]: new ort.Tensor('float32', new Float32Array(model.latentDim), [1, model.latentDim]) };
     if (entry.label !== null) feeds[entry.label] = new ort.Tensor('int64', new BigInt64Array(1), [1]);
     if (model.psiInput !== null) feeds[model.psiInput] = new ort.Tensor('float32', new Float32Array([1]), [1, 1]);
+    for (const feed of styleMixingFeeds(model, 1, new Float32Array(model.latentDim))) feeds[feed.name] = new ort.Tensor('float32', feed.data, feed.dims);
     await entry.session.run(feeds, [entry.output]);
   } catch (error) {
     await entry.session.release();
@@ -116,6 +118,7 @@ async function runBatch(message: Extract<MainToWorker, { type: 'run' }>): Promis
     }
     const feeds: Record<string, ort.Tensor> = { [entry.latent]: new ort.Tensor('float32', latent, [message.count, latentDim]) };
     if (entry.model.psiInput !== null) feeds[entry.model.psiInput] = new ort.Tensor('float32', psi, [message.count, 1]);
+    for (const feed of styleMixingFeeds(entry.model, message.count, latent)) feeds[feed.name] = new ort.Tensor('float32', feed.data, feed.dims);
     if (entry.label !== null) {
       if (message.labels === null) throw new Error(`model version '${message.version}' needs labels`);
       feeds[entry.label] = new ort.Tensor('int64', message.labels, [message.count]);

@@ -1,6 +1,7 @@
 // The messages between the inference pool (HTTP thread) and its worker threads (serve/inference-worker.ts), in one
 // file both import, so neither imports the other.
 
+import type { StyleMixingInputs } from '../common/manifest.ts';
 import type { TruncationKind } from '../common/truncation.ts';
 import type { RenderRequest } from '../runtime/generator-runner.ts';
 import type { Device } from '../runtime/ort-node.ts';
@@ -20,6 +21,8 @@ export interface WorkerModel {
   truncationKind: TruncationKind;
   /** A w-space model's ψ input (float32 [batch, 1]); null when the graph takes none. */
   psiInput: string | null;
+  /** A style-mixing model's mixing inputs (the manifest's styleMixing); absent when the graph takes none. */
+  styleMixing?: StyleMixingInputs;
   /** For rendering in the worker: [H, W, C] and the output value range of the manifest. */
   imageShape: [number, number, number];
   valueRange: [number, number];

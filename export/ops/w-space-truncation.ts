@@ -28,7 +28,8 @@ export const wSpaceTruncationExporter: LayerExporter = {
     } else if (classes !== 1) {
       throw new GanforgeError('INVALID_CHECKPOINT', `layer '${layer.name}' (WSpaceTruncation) tracks ${classes} class means but has no label input`);
     }
-    const psi = graph.addInput(TRUNCATION_INPUT, 'float32', ['batch', 1]);
+    // stylegan-lite applies this layer to w and to the mixing style w₂: both read the one ψ input.
+    const psi = graph.hasInput(TRUNCATION_INPUT) ? TRUNCATION_INPUT : graph.addInput(TRUNCATION_INPUT, 'float32', ['batch', 1]);
     const offset = graph.addNode('Sub', [w.name, average], `${base}/offset`);
     const pulled = graph.addNode('Add', [average, graph.addNode('Mul', [offset, psi], `${base}/scaled_offset`)], `${base}/truncated`);
     return [sameShapeAs(w, pulled)];

@@ -17,8 +17,11 @@ import { readManifest } from '../../common/onnx-metadata.ts';
 import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
 import { exportRun } from '../../export/export-run.ts';
 import { createNodeSession, ort } from '../../runtime/ort-node.ts';
+import { MixingLatent } from '../../train/models/layers/mixing-latent.ts';
+import { StyleMixing } from '../../train/models/layers/style-mixing.ts';
 import { WSpaceTruncation } from '../../train/models/layers/w-space-truncation.ts';
 import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
+import { styleCount } from '../../train/models/stylegan-lite.ts';
 import { trainGan } from '../../train/trainer.ts';
 import { mnistSubset, tempDir } from '../train/helpers.ts';
 import { randomValues, randomizeWeights, testManifest, useCpuBackend } from './helpers.ts';
@@ -64,21 +67,40 @@ function tfjsImages(model: tf.LayersModel, z: Float32Array, labels: number[] | n
     return tf.tidy(() => {
       const zt = tf.tensor2d(z, [z.length / LATENT, LATENT]);
       const inputs = labels === null ? zt : [zt, tf.tensor2d(labels, [labels.length, 1], 'int32')];
-      return (model.predict(inputs) as tf.Tensor).dataSync() as Float32Array;
+      return (model.predict(inputs, { batchSize: z.length / LATENT }) as tf.Tensor).dataSync() as Float32Array;
     });
   } finally {
     layer.psi = 1;
   }
 }
 
-async function onnxImages(session: ort.InferenceSession, z: Float32Array, labels: number[] | null, psi: number[]): Promise<Float32Array> {
+/** The ONNX model's images; `mix` feeds mix_z and mix_from (default: no mixing, mix_from = L). */
+async function onnxImages(session: ort.InferenceSession, z: Float32Array, labels: number[] | null, psi: number[], mix: { latent: Float32Array; from: number[] } | null = null): Promise<Float32Array> {
   const n = psi.length;
   const feeds: Record<string, ort.Tensor> = {
     z: new ort.Tensor('float32', z, [n, LATENT]),
     truncation: new ort.Tensor('float32', Float32Array.from(psi), [n, 1]),
+    mix_z: new ort.Tensor('float32', mix?.latent ?? z, [n, LATENT]),
+    mix_from: new ort.Tensor('float32', mix === null ? new Float32Array(n).fill(1e3) : Float32Array.from(mix.from), [n, 1]),
   };
   if (labels !== null) feeds.label = new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [n]);
   return (await session.run(feeds)).image!.data as Float32Array;
+}
+
+/** tfjs with the mixing layers set to `mix` (their inference counterparts of mix_z and mix_from). */
+function tfjsMixedImages(model: tf.LayersModel, z: Float32Array, labels: number[] | null, psi: number, mix: { latent: Float32Array; from: number[] }): Float32Array {
+  const latent = model.layers.find((l): l is MixingLatent => l instanceof MixingLatent)!;
+  const styles = model.layers.find((l): l is StyleMixing => l instanceof StyleMixing)!;
+  const second = tf.tensor2d(mix.latent, [mix.from.length, LATENT]);
+  latent.inferenceLatent = second;
+  styles.inferenceCrossover = Float32Array.from(mix.from);
+  try {
+    return tfjsImages(model, z, labels, psi);
+  } finally {
+    latent.inferenceLatent = null;
+    styles.inferenceCrossover = null;
+    second.dispose();
+  }
 }
 
 let dirs: string[] = [];
@@ -140,6 +162,45 @@ describe('stylegan-lite export', () => {
     });
   }
 
+  for (const c of [CASES[0]!, CASES[2]!]) {
+    it(`${c.family}: style mixing in the graph — mix_from = L is the unmixed image, 0 is mix_z's own image, 1…L−1 match tfjs and differ from both, at ψ 1 and 0.5`, async (t) => {
+      const { model, bytes, classes } = build(c);
+      const manifest = readManifest(bytes, 'test.onnx');
+      const layers = styleCount(c.imageShape, c.family);
+      assert.deepEqual(manifest.styleMixing, { latentInput: 'mix_z', crossoverInput: 'mix_from', layers });
+      const { session } = await createNodeSession(bytes, { device: 'cpu' });
+      try {
+        const z = randomValues(BATCH * LATENT, 3);
+        const z2 = randomValues(BATCH * LATENT, 4);
+        const labels = classes === null ? null : LABELS;
+        const per = c.imageShape.reduce((a, b) => a * b, 1);
+        let worst = 0;
+        for (const psi of [1, 0.5]) {
+          const psis = new Array<number>(BATCH).fill(psi);
+          const own = await onnxImages(session, z, labels, psis);
+          const other = await onnxImages(session, z2, labels, psis);
+          assert.deepEqual(await onnxImages(session, z, labels, psis, { latent: z2, from: new Array<number>(BATCH).fill(layers) }), own, 'mix_from = L mixes nothing');
+          const all = await onnxImages(session, z, labels, psis, { latent: z2, from: new Array<number>(BATCH).fill(0) });
+          assert.ok(maxDiff(all, other) <= 1e-6, `mix_from = 0 is mix_z's image at ψ ${psi}: ${maxDiff(all, other)}`);
+          // Every crossover in one batch, row by row.
+          const from = Array.from({ length: BATCH }, (_, i) => 1 + (i % (layers - 1)));
+          const mixed = await onnxImages(session, z, labels, psis, { latent: z2, from });
+          const reference = tfjsMixedImages(model, z, labels, psi, { latent: z2, from });
+          worst = Math.max(worst, maxDiff(mixed, reference));
+          for (let i = 0; i < BATCH; i++) {
+            const row = (a: Float32Array) => a.subarray(i * per, (i + 1) * per);
+            assert.ok(maxDiff(row(mixed), row(own)) > 1e-4 && maxDiff(row(mixed), row(other)) > 1e-4, `row ${i} (mix_from ${from[i]}) differs from both parents`);
+          }
+        }
+        t.diagnostic(`mixed images: tfjs vs ONNX max |Δ| ${worst.toExponential(2)}`);
+        assert.ok(worst <= 1e-5, `mixed tfjs vs ONNX max |Δ| ${worst}`);
+      } finally {
+        await session.release();
+        model.dispose();
+      }
+    });
+  }
+
   it('refuses a manifest whose truncation kind disagrees with the generator, naming manifest.truncation', () => {
     const { model } = build(CASES[0]!);
     const latentManifest = testManifest({ family: 'stylegan-lite', latentDim: LATENT, imageShape: [28, 28, 1] });
@@ -161,6 +222,7 @@ describe('stylegan-lite export', () => {
     const report = await exportRun({ runDir: outDir, outPath: join(outDir, 'style.onnx'), samples: 32, tolerance: 1e-5, ganforgeVersion: 'test' });
     assert.ok(report.parity.maxAbsDiff <= 1e-5, `parity ${report.parity.maxAbsDiff}`);
     assert.deepEqual(report.manifest.truncation, { kind: 'w-space', input: 'truncation' });
+    assert.deepEqual(report.manifest.styleMixing, { latentInput: 'mix_z', crossoverInput: 'mix_from', layers: 4 });
     assert.equal(report.manifest.family, 'cstylegan-lite');
     assert.deepEqual(readManifest(new Uint8Array(await readFile(report.path)), 'style.onnx'), report.manifest);
 

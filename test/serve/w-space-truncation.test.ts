@@ -43,6 +43,8 @@ async function direct(bytes: Uint8Array, seed: number, labels: number[], psi: nu
       z: new ort.Tensor('float32', z, [n, LATENT]),
       label: new ort.Tensor('int64', BigInt64Array.from(labels.map(BigInt)), [n]),
       truncation: new ort.Tensor('float32', new Float32Array(n).fill(psi), [n, 1]),
+      mix_z: new ort.Tensor('float32', z, [n, LATENT]),
+      mix_from: new ort.Tensor('float32', new Float32Array(n).fill(1e3), [n, 1]), // past the last layer: no mixing
     });
     return out.image!.data as Float32Array;
   } finally {
@@ -89,10 +91,13 @@ describe('a w-space model behind the server', () => {
     assert.ok(maxDiff(served, expected) <= 1e-6, `served vs direct ψ = 0.5: ${maxDiff(served, expected)}`);
     // What the old z-space path would have served: z shrunk by 0.5, ψ = 1. It must differ, or the test proves nothing.
     const { session } = await createNodeSession(bytes, { device: 'cpu' });
+    const shrunkZ = sampleLatents({ latentDim: LATENT, count: 4, seed: 11, truncation: 0.5 });
     const shrunk = await session.run({
-      z: new ort.Tensor('float32', sampleLatents({ latentDim: LATENT, count: 4, seed: 11, truncation: 0.5 }), [4, LATENT]),
+      z: new ort.Tensor('float32', shrunkZ, [4, LATENT]),
       label: new ort.Tensor('int64', BigInt64Array.from([1n, 1n, 1n, 1n]), [4]),
       truncation: new ort.Tensor('float32', new Float32Array(4).fill(1), [4, 1]),
+      mix_z: new ort.Tensor('float32', shrunkZ, [4, LATENT]),
+      mix_from: new ort.Tensor('float32', new Float32Array(4).fill(1e3), [4, 1]),
     });
     await session.release();
     assert.ok(maxDiff(served, shrunk.image!.data as Float32Array) > 1e-3, 'ψ in w space differs from shrinking z');

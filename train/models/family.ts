@@ -18,6 +18,10 @@ export const LATENT_INPUT = 'z';
 export const LABEL_INPUT = 'label';
 /** ONNX-only input of a w-space generator: ψ per image, float32 [batch, 1] (the tfjs model has no such input). */
 export const TRUNCATION_INPUT = 'truncation';
+/** ONNX-only inputs of a style-mixing generator: the second latent z₂, float32 [batch, latentDim], and per image the
+ * first synthesis layer that takes z₂'s style, float32 [batch, 1] (≥ the layer count: no mixing). */
+export const MIX_LATENT_INPUT = 'mix_z';
+export const MIX_CROSSOVER_INPUT = 'mix_from';
 
 /** What a builder needs to know about the data and the run; sizes come from the dataset, never from constants. */
 export interface BuildContext {

@@ -8,8 +8,8 @@
 //
 // Layout at 28×28 (base 7, two doublings, L = 4 styles), widths for the defaults (wDim 64, synthesisChannels 64):
 //   z [B, d] → PixelNorm → (⊕ PixelNorm(embed(y)) [B, e]) → 3 × (Dense 64, LeakyReLU 0.2) → w [B, 64]
-//   w → WSpaceTruncation (w̄ tracked; ψ at inference) ─┐
-//   z₂ = MixingLatent(z) → same mapping → w₂ ──────────┴→ StyleMixing → styles [B, L, 64]
+//   w → WSpaceTruncation (w̄ tracked; ψ at inference) ──┐
+//   z₂ = MixingLatent(z) → same mapping → w₂ → same WSpaceTruncation ┴→ StyleMixing → styles [B, L, 64]
 //   ConstantInput [B, 7, 7, 64] → Noise → LeakyReLU → AdaIN(style 0) → Conv 3×3 64 → Noise → LeakyReLU → AdaIN(1)
 //   → UpSampling ×2 → Conv 3×3 32 → Noise → LeakyReLU → AdaIN(2)  [B, 14, 14, 32]
 //   → UpSampling ×2 → Conv 3×3 16 → Noise → LeakyReLU → AdaIN(3)  [B, 28, 28, 16]
@@ -121,8 +121,12 @@ function buildStyleGenerator(config: StyleganLiteConfig, context: BuildContext, 
   const wTruncated = truncation.apply(label === null ? w : [w, label]) as tf.SymbolicTensor; // [B, wDim]
   const z2 = new MixingLatent({ seed: seeds.take(), name: 'g_mixing_latent' }).apply(z) as tf.SymbolicTensor; // [B, d]
   const w2 = mapping(z2, embedded); // [B, wDim]
+  // The second style is truncated by the same layer, so a served mix (mix_z, mix_from) pulls both styles toward w̄ by
+  // the same ψ, as StyleGAN's mixing figures do. In training both calls pass w through and move w̄ (w₂ is drawn from
+  // the same distribution as w, so the tracked mean is the same; it just sees twice the samples per step).
+  const w2Truncated = truncation.apply(label === null ? w2 : [w2, label]) as tf.SymbolicTensor; // [B, wDim]
   const styleStack = new StyleMixing({ styles, probability: config.styleMixingProbability, seed: seeds.take(), name: 'g_style_mixing' })
-    .apply([wTruncated, w2]) as tf.SymbolicTensor; // [B, L, wDim]
+    .apply([wTruncated, w2Truncated]) as tf.SymbolicTensor; // [B, L, wDim]
 
   let styleIndex = 0;
   const modulate = (h: tf.SymbolicTensor, tag: string): tf.SymbolicTensor => {

@@ -6,7 +6,7 @@
 import { GanforgeError, InvalidParameterError, describeValue } from '../../common/errors.ts';
 import { parseGenerateParams, type GenerateParams, type RawGenerateParams } from '../../common/generate-params.ts';
 import { randomSeed, sampleLatents } from '../../common/latents.ts';
-import { generatorInputNames, truncationInputOf, truncationKindOf, type ModelManifest } from '../../common/manifest.ts';
+import { generatorInputNames, styleMixingFeeds, truncationInputOf, truncationKindOf, type ModelManifest, type StyleMix } from '../../common/manifest.ts';
 import { readManifest } from '../../common/onnx-metadata.ts';
 import { planTruncation, type TruncationMode } from '../../common/truncation.ts';
 import { interpolateLatents, type InterpolationMode } from './interpolate.ts';
@@ -233,7 +233,7 @@ class SessionRunner implements GeneratorRunner {
     this.fallbackReason = web.fallbackReason;
   }
 
-  async run(latent: Float32Array, labels: readonly number[] | null, count: number, psi: Float32Array | null = null): Promise<Float32Array> {
+  async run(latent: Float32Array, labels: readonly number[] | null, count: number, psi: Float32Array | null = null, mix: StyleMix | null = null): Promise<Float32Array> {
     const { ort, session } = this.web;
     const { inputs, output, latentDim, imageShape } = this.manifest;
     const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
@@ -244,6 +244,7 @@ class SessionRunner implements GeneratorRunner {
     }
     const psiInput = truncationInputOf(this.manifest);
     if (psiInput !== null) feeds[psiInput] = new ort.Tensor('float32', psi ?? new Float32Array(count).fill(1), [count, 1]);
+    for (const feed of styleMixingFeeds(this.manifest, count, latent, mix)) feeds[feed.name] = new ort.Tensor('float32', feed.data, feed.dims);
     const results = await session.run(feeds, [output]);
     const tensor = results[output]!;
     try {

@@ -1,7 +1,8 @@
 // Style mixing regularisation (StyleGAN §3.1): inputs w and a second w₂ [B, wDim] → one style per synthesis layer
 // [B, L, wDim]. In training, with probability p per sample, the layers from a random crossover c ∈ [1, L − 1] on take
-// w₂ instead of w, so no layer can rely on its neighbours sharing a style. At inference every layer gets w, so w₂ (and
-// the branch that computes it) does not reach the output and the exporter leaves it out of the graph.
+// w₂ instead of w, so no layer can rely on its neighbours sharing a style. At inference every layer gets w, unless a
+// crossover per sample is set (`inferenceCrossover`, the tfjs counterpart of the exported graph's `mix_from` input):
+// then layers l ≥ c take w₂, and c ≥ L mixes nothing.
 
 import * as tf from '@tensorflow/tfjs';
 import { CallSeeds } from './layer-random.ts';
@@ -22,6 +23,8 @@ export class StyleMixing extends tf.layers.Layer {
   readonly probability: number;
   readonly seed: number;
   readonly callSeeds: CallSeeds;
+  /** Per sample, the first layer that takes w₂ at inference; null = none (every layer takes w). Not part of the config. */
+  inferenceCrossover: Float32Array | null = null;
 
   constructor(args: StyleMixingArgs) {
     super(args);
@@ -43,7 +46,14 @@ export class StyleMixing extends tf.layers.Layer {
     return tf.tidy(() => {
       const [w, w2] = inputs as tf.Tensor[];
       const stacked = tf.tile(tf.expandDims(w!, 1), [1, this.styles, 1]); // [B, L, wDim]
-      if (kwargs.training !== true || this.styles < 2 || this.probability === 0) return stacked;
+      if (kwargs.training !== true) {
+        if (this.inferenceCrossover === null) return stacked;
+        const from = tf.tensor(this.inferenceCrossover, [this.inferenceCrossover.length, 1, 1]);
+        const layer = tf.reshape(tf.range(0, this.styles, 1, 'float32'), [1, -1, 1]);
+        const second = tf.greaterEqual(layer, from).tile([1, 1, w!.shape[1]!]); // [B, L, wDim]
+        return tf.where(second, tf.tile(tf.expandDims(w2!, 1), [1, this.styles, 1]), stacked);
+      }
+      if (this.styles < 2 || this.probability === 0) return stacked;
       const batch = w!.shape[0];
       const mixes = tf.less(tf.randomUniform([batch, 1, 1], 0, 1, 'float32', this.callSeeds.next()), this.probability);
       // c uniform in [1, L − 1]: floor(u·(L − 1)) + 1.
