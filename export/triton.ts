@@ -8,7 +8,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ModelManifest } from '../common/manifest.ts';
+import { truncationInputOf, type ModelManifest } from '../common/manifest.ts';
 
 /** Triton model names become folder names: keep them to a safe set. */
 export const TRITON_MODEL_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
@@ -61,6 +61,10 @@ export function tritonConfig(options: Omit<TritonExportOptions, 'dir' | 'onnx'>)
     ...(manifest.inputs.label === null
       ? []
       : [`  {\n    name: ${q(manifest.inputs.label)}\n    data_type: TYPE_INT64\n    dims: [ 1 ]\n    reshape: { shape: [ ] }\n  }`]),
+    // A w-space model's ψ and a style-mixing model's inputs are graph inputs too: Triton refuses a config that omits one.
+    ...[truncationInputOf(manifest), manifest.styleMixing?.crossoverInput].filter((n): n is string => typeof n === 'string')
+      .map((name) => `  {\n    name: ${q(name)}\n    data_type: TYPE_FP32\n    dims: [ 1 ]\n  }`),
+    ...(manifest.styleMixing === undefined ? [] : [`  {\n    name: ${q(manifest.styleMixing.latentInput)}\n    data_type: TYPE_FP32\n    dims: [ ${manifest.latentDim} ]\n  }`]),
   ];
   return [
     `# ganforge ${manifest.family} generator: z ~ N(0, I) of width ${manifest.latentDim}${manifest.classes === null ? '' : `, label in [0, ${manifest.classes.length - 1}] (${manifest.classes.join(', ')})`}.`,

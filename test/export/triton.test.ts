@@ -7,7 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import protobuf from 'protobufjs';
+import { readManifest } from '../../common/onnx-metadata.ts';
+import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
 import { exportTritonModel, tritonConfig } from '../../export/triton.ts';
+import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
+import { randomizeWeights, testManifest, useCpuBackend } from './helpers.ts';
 import { ort } from '../../runtime/ort-node.ts';
 import { buildFixtureGenerator, fixtureManifest } from '../fixtures/onnx-fixtures.ts';
 
@@ -157,6 +161,34 @@ test('config.pbtxt parses against Triton ModelConfig and follows its batching ru
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a conditional style generator: the config lists every graph input (z, label, ψ, mix_z, mix_from) and the model runs with those shapes', async () => {
+  await useCpuBackend();
+  const family = getFamily('cstylegan-lite');
+  const model = family.buildGenerator(resolveFamilyConfig(family, { wDim: 8, synthesisChannels: 8, mappingLayers: 1 }), { imageShape: [28, 28, 1], numClasses: 10, latentDim: 8, seed: 5 });
+  randomizeWeights(model, 6, 0.1);
+  const classes = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+  const onnx = exportGenerator(model, { ...testManifest({ family: 'cstylegan-lite', latentDim: 8, imageShape: [28, 28, 1], classes }), ...generatorConventions(model) });
+  model.dispose();
+  const manifest = readManifest(onnx, 'style.onnx');
+  const config = parseTextFormat(tritonConfig({ name: 'style', manifest }), ModelConfig);
+  const inputs = (ModelConfig.toObject(ModelConfig.decode(ModelConfig.encode(ModelConfig.fromObject(config)).finish()), { enums: String, longs: Number }).input as Tensor[]);
+  assert.deepEqual(inputs.map((t) => [t.name, t.data_type, t.dims]), [['z', 'TYPE_FP32', [8]], ['label', 'TYPE_INT64', [1]], ['truncation', 'TYPE_FP32', [1]], ['mix_from', 'TYPE_FP32', [1]], ['mix_z', 'TYPE_FP32', [8]]]);
+  const session = await ort.InferenceSession.create(onnx);
+  try {
+    assert.deepEqual([...session.inputNames].sort(), inputs.map((t) => t.name).sort(), 'the config names exactly the graph inputs');
+    const batch = 2;
+    const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+    for (const t of inputs) {
+      const shape = [batch, ...(t.reshape === undefined ? t.dims : (t.reshape.shape ?? []))];
+      const size = shape.reduce((a, b) => a * b, 1);
+      feeds[t.name] = t.data_type === 'TYPE_INT64' ? new ort.Tensor('int64', new BigInt64Array(size).fill(3n), shape) : new ort.Tensor('float32', new Float32Array(size).fill(0.5), shape);
+    }
+    assert.deepEqual((await session.run(feeds)).image!.dims.map(Number), [batch, 28, 28, 1]);
+  } finally {
+    await session.release();
   }
 });
 
