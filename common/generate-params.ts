@@ -4,6 +4,7 @@
 import { InvalidParameterError, describeValue } from './errors.ts';
 import { truncationKindOf, type ModelManifest } from './manifest.ts';
 import { MAX_SEED } from './random.ts';
+import { defaultMixFrom, type MixRequest } from './style-mixing.ts';
 import { lowestTruncation, parseTruncation, parseTruncationMode, type TruncationMode } from './truncation.ts';
 
 export const OUTPUT_FORMATS = ['png', 'json', 'npy'] as const;
@@ -18,6 +19,8 @@ export interface GenerateParams {
   labels: number[] | null;
   truncation: number;
   truncationMode: TruncationMode;
+  /** A style-mixing model's mix (common/style-mixing.ts): its layers from `from` on take the style of seed `seed`'s latents; absent or null = none. */
+  mix?: MixRequest | null;
 }
 
 export interface GenerateLimits {
@@ -32,6 +35,8 @@ export interface RawGenerateParams {
   class?: unknown;
   truncation?: unknown;
   truncationMode?: unknown;
+  mixSeed?: unknown;
+  mixFrom?: unknown;
 }
 
 /**
@@ -57,7 +62,24 @@ export function parseGenerateParams(raw: RawGenerateParams, manifest: ModelManif
     const fixed = raw.class === undefined ? null : parseClass(raw.class, classes);
     labels = Array.from({ length: n }, (_, k) => fixed ?? k % classes.length);
   }
-  return { n, seed, labels, truncation, truncationMode };
+  return { n, seed, labels, truncation, truncationMode, mix: parseMixRequest(raw, manifest) };
+}
+
+/**
+ * `mixSeed` and `mixFrom` for `manifest`: null when neither is given. A model without mixing inputs refuses both;
+ * `mixFrom` is an integer in [0, L] (0: every layer takes mixSeed's style, L: none) and needs `mixSeed`.
+ */
+export function parseMixRequest(raw: Pick<RawGenerateParams, 'mixSeed' | 'mixFrom'>, manifest: Pick<ModelManifest, 'family' | 'styleMixing'>): MixRequest | null {
+  if (raw.mixSeed === undefined && raw.mixFrom === undefined) return null;
+  const mixing = manifest.styleMixing;
+  const given = raw.mixSeed !== undefined ? 'mixSeed' : 'mixFrom';
+  if (mixing === undefined) {
+    throw new InvalidParameterError(given, `model family '${manifest.family}' has no style-mixing inputs, so it takes no '${given}' (stylegan-lite and cstylegan-lite exports do); remove the parameter`);
+  }
+  if (raw.mixSeed === undefined) throw new InvalidParameterError('mixFrom', `'mixFrom' picks the layers that take the style of 'mixSeed'; give 'mixSeed' too`);
+  const seed = parseInteger(raw.mixSeed, 'mixSeed', 0, MAX_SEED);
+  const from = raw.mixFrom === undefined ? defaultMixFrom(mixing.layers) : parseInteger(raw.mixFrom, 'mixFrom', 0, mixing.layers);
+  return { seed, from };
 }
 
 /** A class given as an index ("7") or a name ("seven", "T-shirt"); names match case-insensitively. */

@@ -148,30 +148,6 @@ export function generatorInputNames(manifest: ModelManifest): string[] {
   ];
 }
 
-/** A style mix for a batch: the second latents (count × latentDim) and, per image, the first layer that takes them. */
-export interface StyleMix {
-  latent: Float32Array;
-  from: Float32Array;
-}
-
-/**
- * The feeds of a mixing model's two mixing inputs for `count` images: `mix` when given, else "no mixing" (the second
- * latent a copy of the first, the crossover past the last layer), so every consumer can run a mixing model unmixed.
- * [] for a model without mixing inputs. Plain arrays and shapes, so the server, the page and eval share it.
- */
-export function styleMixingFeeds(manifest: Pick<ModelManifest, 'styleMixing' | 'latentDim'>, count: number, latent: Float32Array, mix: StyleMix | null = null): { name: string; data: Float32Array; dims: number[] }[] {
-  const mixing = manifest.styleMixing;
-  if (mixing === undefined) return [];
-  const width = manifest.latentDim;
-  if (mix !== null && (mix.latent.length !== count * width || mix.from.length !== count)) {
-    throw new RangeError(`a style mix for ${count} images needs ${count * width} latent values and ${count} crossovers, got ${mix.latent.length} and ${mix.from.length}`);
-  }
-  return [
-    { name: mixing.latentInput, data: mix?.latent ?? latent.slice(0, count * width), dims: [count, width] },
-    { name: mixing.crossoverInput, data: mix?.from ?? new Float32Array(count).fill(mixing.layers), dims: [count, 1] },
-  ];
-}
-
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0;
 }

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { GanforgeError } from '../common/errors.ts';
 import { sampleLatents } from '../common/latents.ts';
-import { styleMixingFeeds, truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { styleMixingFeeds } from '../common/style-mixing.ts';
 import { MixingLatent } from '../train/models/layers/mixing-latent.ts';
 import { StyleMixing } from '../train/models/layers/style-mixing.ts';
 import { WSpaceTruncation } from '../train/models/layers/w-space-truncation.ts';

@@ -4,7 +4,8 @@
 
 import type { GenerateParams, OutputFormat } from '../common/generate-params.ts';
 import { sampleLatents } from '../common/latents.ts';
-import { truncationKindOf, type ModelManifest, type StyleMix } from '../common/manifest.ts';
+import { truncationKindOf, type ModelManifest } from '../common/manifest.ts';
+import { styleMixFor, type MixRequest, type StyleMix } from '../common/style-mixing.ts';
 import { planTruncation, type TruncationMode } from '../common/truncation.ts';
 
 /** One request's generator input: `count` latents (row-major) and, for a conditional model, one label each. */
@@ -37,6 +38,8 @@ export interface RenderRequest {
   /** One label per image for a conditional model, else null. */
   labels: readonly number[] | null;
   format: OutputFormat;
+  /** A style-mixing model's mix (its second latents drawn in the worker like the first); absent or null: none. */
+  mix?: MixRequest | null;
 }
 
 export interface EncodedImages {
@@ -102,7 +105,8 @@ export async function generateImages(
   });
   const labels = params.labels === null ? null : BigInt64Array.from(params.labels, (label) => BigInt(label));
   const psi = plan.psi === null ? null : new Float32Array(params.n).fill(plan.psi);
-  const output = await runner.run(model.name, { latent, labels, count: params.n, psi }, options);
+  const mix = params.mix ? styleMixFor(manifest, params.mix, params.n, plan.latentTruncation, plan.latentMode) : null;
+  const output = await runner.run(model.name, { latent, labels, count: params.n, psi, mix }, options);
   const [height, width, channels] = manifest.imageShape;
   const expected = [params.n, height, width, channels];
   if (output.dims.length !== 4 || output.dims.some((d, i) => d !== expected[i])) {

@@ -4,7 +4,8 @@
 
 import { availableParallelism } from 'node:os';
 import { GanforgeError } from '../common/errors.ts';
-import { styleMixingFeeds, truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { truncationInputOf, type ModelManifest } from '../common/manifest.ts';
+import { styleMixingFeeds } from '../common/style-mixing.ts';
 import { psiRows, type GeneratorInput, type GeneratorOutput, type GeneratorRunner } from './generator-runner.ts';
 import { createNodeSession, ort, type Device } from './ort-node.ts';
 

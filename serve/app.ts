@@ -14,6 +14,7 @@ import { GanforgeError, InvalidParameterError, describeValue } from '../common/e
 import { parseGenerateParams, parseOutputFormat, type GenerateLimits } from '../common/generate-params.ts';
 import { truncationInputOf, truncationKindOf } from '../common/manifest.ts';
 import { randomSeed } from '../common/latents.ts';
+import { defaultMixFrom } from '../common/style-mixing.ts';
 import { generateEtag, ifNoneMatchHits } from './cache.ts';
 import { generateEncoded } from './generate.ts';
 import { toHttpError } from './http-errors.ts';
@@ -151,6 +152,8 @@ export function createApp(options: AppOptions): RequestListener {
         // A w-space model also names its ψ input and says its noise inputs are zeroed.
         truncation: { kind: truncationKindOf(m.manifest), ...(truncationInputOf(m.manifest) === null ? {} : { input: truncationInputOf(m.manifest) }) },
         ...(m.manifest.noise === undefined ? {} : { noise: m.manifest.noise }),
+        // A style-mixing model: mixSeed/mixFrom apply; mixFrom is in [0, layers], defaultMixFrom when absent.
+        ...(m.manifest.styleMixing === undefined ? {} : { styleMixing: { layers: m.manifest.styleMixing.layers, defaultMixFrom: defaultMixFrom(m.manifest.styleMixing.layers) } }),
         provider: m.provider,
         training: m.manifest.training,
         sha256: m.sha256,

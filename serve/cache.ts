@@ -20,7 +20,7 @@ const sha256Hex: (text: string) => string =
 /** Strong ETag of a seeded /generate response: sha256 of model sha256 + normalized parameters + format. */
 export function generateEtag(modelSha256: string, params: GenerateParams, format: OutputFormat): string {
   // Normalized: defaults filled in and class names resolved to per-image labels, so ?class=one and ?class=1 share a tag.
-  const normalized = JSON.stringify([ETAG_SCHEME, PNG_ENCODER_ID, modelSha256, params.n, params.seed, params.labels, params.truncation, params.truncationMode, format]);
+  const normalized = JSON.stringify([ETAG_SCHEME, PNG_ENCODER_ID, modelSha256, params.n, params.seed, params.labels, params.truncation, params.truncationMode, params.mix ?? null, format]);
   return `"${ETAG_SCHEME}-${sha256Hex(normalized).slice(0, 32)}"`;
 }
 

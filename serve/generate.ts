@@ -22,7 +22,7 @@ export async function generateEncoded(
 ): Promise<EncodedImages> {
   if (runner.render === undefined) return encodeImages(await generateImages(runner, model, params, options), format);
   const { n, seed, truncation, truncationMode, labels } = params;
-  return runner.render(model.name, { count: n, seed, truncation, truncationMode, labels, format }, options);
+  return runner.render(model.name, { count: n, seed, truncation, truncationMode, labels, format, mix: params.mix ?? null }, options);
 }
 
 /**

@@ -218,7 +218,7 @@ export class InferencePool implements GeneratorRunner {
   }
 
   run(model: string, input: GeneratorInput, options: RunOptions = {}): Promise<GeneratorOutput> {
-    const part: RunPart = { count: input.count, latent: input.latent, ...(input.psi ? { psi: input.psi } : {}) };
+    const part: RunPart = { count: input.count, latent: input.latent, ...(input.psi ? { psi: input.psi } : {}), ...(input.mix ? { mix: input.mix } : {}) };
     return this.enqueue(model, { count: input.count, labels: input.labels, part }, options).then(({ part, dims }) => {
       if (!('data' in part)) throw new Error('run: the worker answered with an encoded body');
       return { data: part.data, dims: [input.count, ...dims.slice(1)] };
@@ -497,10 +497,15 @@ export class InferencePool implements GeneratorRunner {
     const parts = jobs.map((j): RunPart => {
       const part = j.input.part;
       if (!('latent' in part)) return part;
-      return { count: j.input.count, latent: part.latent.slice(), ...(part.psi ? { psi: part.psi.slice() } : {}) };
+      return {
+        count: j.input.count, latent: part.latent.slice(), ...(part.psi ? { psi: part.psi.slice() } : {}),
+        ...(part.mix ? { mix: { latent: part.mix.latent.slice(), from: part.mix.from.slice() } } : {}),
+      };
     });
     const labels = head.input.labels === null ? null : concatInt64(jobs.map((j) => j.input.labels!));
-    const transfer: ArrayBuffer[] = parts.flatMap((p) => ('latent' in p ? [p.latent.buffer as ArrayBuffer, ...(p.psi ? [p.psi.buffer as ArrayBuffer] : [])] : []));
+    const transfer: ArrayBuffer[] = parts.flatMap((p) => ('latent' in p
+      ? [p.latent.buffer as ArrayBuffer, ...(p.psi ? [p.psi.buffer as ArrayBuffer] : []), ...(p.mix ? [p.mix.latent.buffer as ArrayBuffer, p.mix.from.buffer as ArrayBuffer] : [])]
+      : []));
     if (labels !== null) transfer.push(labels.buffer as ArrayBuffer);
     const message: MainToWorker = { type: 'run', id: batch.id, version: batch.version.key, parts, labels, count };
     slot.worker!.postMessage(message, transfer);

@@ -4,7 +4,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { sampleLatents } from '../common/latents.ts';
-import { styleMixingFeeds } from '../common/manifest.ts';
+import { styleMixFor, styleMixingFeeds, type StyleMix } from '../common/style-mixing.ts';
 import { planTruncation } from '../common/truncation.ts';
 import { psiRows } from '../runtime/generator-runner.ts';
 import { encodeImages } from './generate.ts';
@@ -103,22 +103,37 @@ async function runBatch(message: Extract<MainToWorker, { type: 'run' }>): Promis
     const latent = new Float32Array(message.count * latentDim);
     // A w-space model's ψ per row (planTruncation: its render parts draw untruncated z); ignored by other models.
     const psi = new Float32Array(message.count);
+    // A style-mixing model's second latents and crossovers per row; a part that does not mix repeats its own latents
+    // and sets the crossover past the last layer.
+    const mixing = entry.model.styleMixing;
+    const mix = mixing === undefined ? null : { latent: new Float32Array(message.count * latentDim), from: new Float32Array(message.count).fill(mixing.layers) };
     let row = 0;
     for (const part of message.parts) {
+      let partMix: StyleMix | null = null;
       if ('latent' in part) {
         latent.set(part.latent, row * latentDim);
         psi.set(psiRows(part.psi, part.count), row);
+        partMix = part.mix ?? null;
       } else {
         const { render } = part;
         const plan = planTruncation(entry.model.truncationKind, render.truncation, render.truncationMode);
         latent.set(sampleLatents({ latentDim, count: part.count, seed: render.seed, truncation: plan.latentTruncation, truncationMode: plan.latentMode }), row * latentDim);
         psi.fill(plan.psi ?? 1, row, row + part.count);
+        if (render.mix && mix !== null) partMix = styleMixFor(entry.model, render.mix, part.count, plan.latentTruncation, plan.latentMode);
+      }
+      if (mix !== null) {
+        if (partMix === null) {
+          mix.latent.set(latent.subarray(row * latentDim, (row + part.count) * latentDim), row * latentDim);
+        } else {
+          mix.latent.set(partMix.latent, row * latentDim);
+          mix.from.set(partMix.from, row);
+        }
       }
       row += part.count;
     }
     const feeds: Record<string, ort.Tensor> = { [entry.latent]: new ort.Tensor('float32', latent, [message.count, latentDim]) };
     if (entry.model.psiInput !== null) feeds[entry.model.psiInput] = new ort.Tensor('float32', psi, [message.count, 1]);
-    for (const feed of styleMixingFeeds(entry.model, message.count, latent)) feeds[feed.name] = new ort.Tensor('float32', feed.data, feed.dims);
+    for (const feed of styleMixingFeeds(entry.model, message.count, latent, mix)) feeds[feed.name] = new ort.Tensor('float32', feed.data, feed.dims);
     if (entry.label !== null) {
       if (message.labels === null) throw new Error(`model version '${message.version}' needs labels`);
       feeds[entry.label] = new ort.Tensor('int64', message.labels, [message.count]);

@@ -56,6 +56,14 @@ export function buildOpenApi(options: OpenApiOptions): Json {
       description: `1 = no truncation. What it means is the model's truncation.kind in GET /models: 'latent' (≥ ${MIN_TRUNCATION}) the z-space trick in truncationMode; 'temperature' (a VAE decoder) T with z ~ N(0, T²·I), 0 allowed (z = 0); 'w-space' ψ toward the mean w, 0 allowed.`,
     },
     truncationMode: { schema: { type: 'string', enum: [...TRUNCATION_MODES], default: 'psi' }, description: 'How truncation is applied to the latents (models list theirs in GET /models).' },
+    mixSeed: {
+      schema: { type: 'integer', minimum: 0, maximum: MAX_SEED },
+      description: "Style-mixing models only (styleMixing in GET /models): the synthesis layers from mixFrom on take the style of this seed's latents (image k: stream k), truncated by the same ψ.",
+    },
+    mixFrom: {
+      schema: { type: 'integer', minimum: 0 },
+      description: 'With mixSeed: the first synthesis layer that takes its style, in [0, styleMixing.layers] (0: all, layers: none). Default: styleMixing.defaultMixFrom (coarse layers from seed, fine from mixSeed).',
+    },
     format: { schema: { type: 'string', enum: [...OUTPUT_FORMATS], default: 'png' }, description: 'png: image or grid; json: values and shape; npy: float32 NumPy array [n, H, W, C].' },
   };
   const imageHeaders: Json = {

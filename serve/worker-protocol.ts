@@ -2,6 +2,7 @@
 // file both import, so neither imports the other.
 
 import type { StyleMixingInputs } from '../common/manifest.ts';
+import type { StyleMix } from '../common/style-mixing.ts';
 import type { TruncationKind } from '../common/truncation.ts';
 import type { RenderRequest } from '../runtime/generator-runner.ts';
 import type { Device } from '../runtime/ort-node.ts';
@@ -38,7 +39,7 @@ export interface SessionReport {
   warmupMs: number;
 }
 /** One request's share of a batch: its latents, or what the worker needs to draw them and encode the result. */
-export type RunPart = { count: number; latent: Float32Array; psi?: Float32Array } | { count: number; render: RenderRequest };
+export type RunPart = { count: number; latent: Float32Array; psi?: Float32Array; mix?: StyleMix } | { count: number; render: RenderRequest };
 export type MainToWorker =
   | { type: 'run'; id: number; version: string; parts: RunPart[]; labels: BigInt64Array | null; count: number }
   | { type: 'load'; model: WorkerModel }

@@ -25,10 +25,10 @@ function rejects(raw: Record<string, unknown>, parameter: string, pattern: RegEx
 
 describe('parseGenerateParams', () => {
   it('applies defaults: one image, drawn seed, no truncation', () => {
-    assert.deepEqual(parse({}), { n: 1, seed: 123, labels: null, truncation: 1, truncationMode: 'psi' });
+    assert.deepEqual(parse({}), { n: 1, seed: 123, labels: null, truncation: 1, truncationMode: 'psi', mix: null });
   });
   it('parses strings from a query string', () => {
-    assert.deepEqual(parse({ n: '16', seed: '42', truncation: '0.7', truncationMode: 'resample' }), { n: 16, seed: 42, labels: null, truncation: 0.7, truncationMode: 'resample' });
+    assert.deepEqual(parse({ n: '16', seed: '42', truncation: '0.7', truncationMode: 'resample' }), { n: 16, seed: 42, labels: null, truncation: 0.7, truncationMode: 'resample', mix: null });
   });
   it('rejects bad n with the allowed range', () => {
     for (const n of ['0', '65', 'abc', '1.5', '1e3', '', '-1', ' ']) rejects({ n }, 'n', /'n' must be an integer in \[1, 64\]/);

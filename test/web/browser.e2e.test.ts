@@ -8,6 +8,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
+import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
+import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
+import { randomizeWeights, testManifest, useCpuBackend } from '../export/helpers.ts';
 import { ensureWebBuilt, startWebTestServer, type WebTestServer } from './web-server.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -161,7 +164,7 @@ describe('<gan-sampler> in headless Chromium', { skip }, () => {
   before(async () => {
     if (!haveChromium) throw new Error(`CI=true but no chromium at ${CHROMIUM}: apt-get install -y chromium`);
     ensureWebBuilt();
-    server = await startWebTestServer();
+    server = await startWebTestServer({ extraModels: { style: await styleMixingModel() } });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
     page = await browser.newPage();
   });
@@ -205,4 +208,35 @@ describe('<gan-sampler> in headless Chromium', { skip }, () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'gan-sampler.png') });
   });
+
+  it('mixes styles from mix-seed and mix-from on a style model, equal to the server, and names a bad crossover', async () => {
+    await page.goto(`${server.url}/web/embed.html`);
+    await page.waitForFunction(() => (document.querySelector('gan-sampler') as unknown as { result?: unknown }).result !== undefined, undefined, { timeout: 30_000 });
+    const serverJson = async (query: string) => ((await (await fetch(`${server.url}/generate?model=style&class=7&truncation=0.7&seed=1&n=16&format=json${query}`)).json()) as { data: number[] }).data;
+    const unmixed = await nextEvent('model', '/models/style.onnx');
+    assert.equal(unmixed.type, 'render', unmixed.message);
+    assert.ok(maxAbsDiff(unmixed.data!, await serverJson('')) <= 1e-4);
+    const mixed = await nextEvent('mix-seed', '5');
+    assert.equal(mixed.type, 'render', mixed.message);
+    assert.ok(maxAbsDiff(mixed.data!, await serverJson('&mixSeed=5')) <= 1e-4, 'page mix = server mix');
+    assert.ok(maxAbsDiff(mixed.data!, unmixed.data!) > 1e-2, 'the mix changes the images');
+    const fine = await nextEvent('mix-from', '3');
+    assert.equal(fine.type, 'render', fine.message);
+    assert.ok(maxAbsDiff(fine.data!, await serverJson('&mixSeed=5&mixFrom=3')) <= 1e-4);
+    const bad = await nextEvent('mix-from', '9');
+    assert.equal(bad.type, 'error');
+    assert.match(bad.message!, /'mixFrom' must be an integer in \[0, 4\]/);
+  });
 });
+
+/** A small cstylegan-lite export over the ten digits (random weights), whose graph takes mix_z and mix_from. */
+async function styleMixingModel(): Promise<Uint8Array> {
+  await useCpuBackend();
+  const family = getFamily('cstylegan-lite');
+  const model = family.buildGenerator(resolveFamilyConfig(family, { wDim: 8, synthesisChannels: 8, mappingLayers: 2 }), { imageShape: [28, 28, 1], numClasses: 10, latentDim: 16, seed: 4 });
+  randomizeWeights(model, 9, 0.3);
+  const classes = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+  const bytes = exportGenerator(model, { ...testManifest({ family: 'cstylegan-lite', latentDim: 16, imageShape: [28, 28, 1], classes }), ...generatorConventions(model) });
+  model.dispose();
+  return bytes;
+}

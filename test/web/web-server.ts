@@ -35,7 +35,7 @@ export interface WebTestServer {
  * Fixture models: 'default' a 28×28 conditional generator over the ten digits, 'plain' an unconditional one, and any
  * `extraModels` a suite needs (a slow one, say).
  */
-export async function startWebTestServer(options: { distDir?: string; extraModels?: Record<string, FixtureGeneratorOptions> } = {}): Promise<WebTestServer> {
+export async function startWebTestServer(options: { distDir?: string; extraModels?: Record<string, FixtureGeneratorOptions | Uint8Array> } = {}): Promise<WebTestServer> {
   const modelsDir = writeFixtureModels(mkdtempSync(join(tmpdir(), 'ganforge-web-')), {
     default: { classes: DIGITS, latentDim: 16, imageShape: [28, 28, 1], weightSeed: 3 },
     plain: { latentDim: 8, imageShape: [12, 12, 1] },

@@ -1,5 +1,5 @@
 // <gan-sampler>: a generator grid embeddable with one script tag. Attributes mirror /generate's query
-// (model, class, truncation, truncation-mode, seed, n); changing any of them re-renders, and a bad value shows its
+// (model, class, truncation, truncation-mode, seed, n, and mix-seed / mix-from for a style-mixing model); changing any of them re-renders, and a bad value shows its
 // message in place of the grid instead of breaking the page. Inference runs in a Web Worker (see generator.ts), and
 // the element says which execution provider runs it: the `backend` property, the text under the grid, and a `backend`
 // field in its 'sampling' and 'render' events.
@@ -10,7 +10,7 @@ import { loadGenerator, type GenerateResult, type Generator, type LoadGeneratorO
 import type { Backend } from './ort-web.ts';
 import type { InferenceThread } from './runner.ts';
 
-export const GAN_SAMPLER_ATTRIBUTES = ['model', 'class', 'truncation', 'truncation-mode', 'seed', 'n', 'scale'] as const;
+export const GAN_SAMPLER_ATTRIBUTES = ['model', 'class', 'truncation', 'truncation-mode', 'seed', 'n', 'mix-seed', 'mix-from', 'scale'] as const;
 
 /** Detail of the 'sampling' event, sent when a grid's inference is requested (after the model is loaded). */
 export interface GanSamplerSamplingDetail {
@@ -120,7 +120,7 @@ export function defineGanSampler(tag = 'gan-sampler'): void {
         this.showBackend(generator);
         const attr = (name: string) => this.getAttribute(name) ?? undefined;
         // Attribute values are strings, exactly like a query string: the shared parser validates them.
-        const raw = { n: attr('n'), seed: attr('seed') ?? '0', class: attr('class'), truncation: attr('truncation'), truncationMode: attr('truncation-mode') };
+        const raw = { n: attr('n'), seed: attr('seed') ?? '0', class: attr('class'), truncation: attr('truncation'), truncationMode: attr('truncation-mode'), mixSeed: attr('mix-seed'), mixFrom: attr('mix-from') };
         const params = generator.parseRequest(raw);
         const { backend, thread } = generator.info;
         this.dispatchEvent(new CustomEvent<GanSamplerSamplingDetail>('sampling', { detail: { n: params.n, backend, thread } }));

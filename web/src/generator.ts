@@ -6,7 +6,8 @@
 import { GanforgeError, InvalidParameterError, describeValue } from '../../common/errors.ts';
 import { parseGenerateParams, type GenerateParams, type RawGenerateParams } from '../../common/generate-params.ts';
 import { randomSeed, sampleLatents } from '../../common/latents.ts';
-import { generatorInputNames, styleMixingFeeds, truncationInputOf, truncationKindOf, type ModelManifest, type StyleMix } from '../../common/manifest.ts';
+import { generatorInputNames, truncationInputOf, truncationKindOf, type ModelManifest } from '../../common/manifest.ts';
+import { styleMixFor, styleMixingFeeds, type StyleMix } from '../../common/style-mixing.ts';
 import { readManifest } from '../../common/onnx-metadata.ts';
 import { planTruncation, type TruncationMode } from '../../common/truncation.ts';
 import { interpolateLatents, type InterpolationMode } from './interpolate.ts';
@@ -74,6 +75,10 @@ export interface GenerateRequest {
   truncation?: number;
   /** Default 'psi'. */
   truncationMode?: TruncationMode;
+  /** Style-mixing models (manifest.styleMixing): the layers from mixFrom on take the style of this seed's latents. */
+  mixSeed?: number;
+  /** With mixSeed: the first synthesis layer that takes its style, in [0, layers]. Default: the fine half. */
+  mixFrom?: number;
 }
 
 /** A walk through latent space from one seed's latent to another's, for animations. */
@@ -158,7 +163,8 @@ export class Generator {
       truncation: plan.latentTruncation,
       truncationMode: plan.latentMode,
     });
-    const data = await this.run(latent, params.labels, params.n, plan.psi === null ? null : new Float32Array(params.n).fill(plan.psi));
+    const mix = params.mix ? styleMixFor(this.info.manifest, params.mix, params.n, plan.latentTruncation, plan.latentMode) : null;
+    const data = await this.run(latent, params.labels, params.n, plan.psi === null ? null : new Float32Array(params.n).fill(plan.psi), mix);
     return { model: this.info.name, seed: params.seed, shape: [params.n, ...this.info.imageShape], range: this.info.valueRange, labels: params.labels, data };
   }
 
@@ -180,9 +186,10 @@ export class Generator {
 
   /**
    * Runs the generator on latents the caller made (interpolation, editing): `latent` holds count × latentDim values,
-   * `labels` one class index per image for a conditional model, `psi` a w-space model's ψ per image (null: 1, none).
+   * `labels` one class index per image for a conditional model, `psi` a w-space model's ψ per image (null: 1, none),
+   * `mix` a style-mixing model's second latents and crossovers (null: no mixing).
    */
-  async generateFromLatents(latent: Float32Array, labels: readonly number[] | null = null, psi: Float32Array | null = null): Promise<Float32Array> {
+  async generateFromLatents(latent: Float32Array, labels: readonly number[] | null = null, psi: Float32Array | null = null, mix: StyleMix | null = null): Promise<Float32Array> {
     const { latentDim, classes } = this.info;
     if (!(latent instanceof Float32Array) || latent.length === 0 || latent.length % latentDim !== 0) {
       throw new RangeError(`'latent' must be a Float32Array of count × ${latentDim} values, got ${latent instanceof Float32Array ? latent.length : typeof latent} values`);
@@ -198,7 +205,15 @@ export class Generator {
     if (psi !== null && (!(psi instanceof Float32Array) || psi.length !== count || psi.some((v) => !(v >= 0 && v <= 1)))) {
       throw new InvalidParameterError('truncation', `'psi' must be a Float32Array of ${count} values in [0, 1], got ${psi instanceof Float32Array ? `${psi.length} values` : typeof psi}`);
     }
-    return this.run(latent, labels, count, psi);
+    if (mix !== null) {
+      const mixing = this.info.manifest.styleMixing;
+      if (mixing === undefined) throw new InvalidParameterError('mixSeed', `model family '${this.info.family}' has no style-mixing inputs`);
+      const badFrom = [...mix.from].some((v) => !Number.isInteger(v) || v < 0 || v > mixing.layers);
+      if (!(mix.latent instanceof Float32Array) || mix.latent.length !== latent.length || !(mix.from instanceof Float32Array) || mix.from.length !== count || badFrom) {
+        throw new InvalidParameterError('mixFrom', `a style mix needs ${latent.length} second-latent values and ${count} crossovers, integers in [0, ${mixing.layers}]`);
+      }
+    }
+    return this.run(latent, labels, count, psi, mix);
   }
 
   /** Frees the session (its wasm or GPU memory) and, for a worker, the worker. */
@@ -207,8 +222,8 @@ export class Generator {
     await this.runner.release();
   }
 
-  private run(latent: Float32Array, labels: readonly number[] | null, count: number, psi: Float32Array | null = null): Promise<Float32Array> {
-    const task = this.queue.catch(() => {}).then(() => this.runner.run(latent, labels, count, psi));
+  private run(latent: Float32Array, labels: readonly number[] | null, count: number, psi: Float32Array | null = null, mix: StyleMix | null = null): Promise<Float32Array> {
+    const task = this.queue.catch(() => {}).then(() => this.runner.run(latent, labels, count, psi, mix));
     this.queue = task;
     return task;
   }

@@ -53,7 +53,7 @@ async function handle(message: PageToWorker): Promise<void> {
       return;
     case 'run': {
       if (generator === undefined) throw new Error('no generator is loaded in this inference worker');
-      const data = await (await generator).generateFromLatents(message.latent, message.labels, message.psi);
+      const data = await (await generator).generateFromLatents(message.latent, message.labels, message.psi, message.mix);
       // Transferred, so only a whole buffer of exactly these values may go.
       const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
       scope.postMessage({ type: 'result', id: message.id, data: owned }, [owned.buffer]);

@@ -4,6 +4,7 @@
 
 import { GanforgeError, InvalidParameterError, type ErrorCode } from '../../common/errors.ts';
 import type { ModelManifest } from '../../common/manifest.ts';
+import type { StyleMix } from '../../common/style-mixing.ts';
 import type { Backend } from './ort-web.ts';
 
 /** The runtime options that the worker's session is created with (the page's LoadGeneratorOptions, minus callbacks). */
@@ -20,7 +21,7 @@ export type PageToWorker =
   /** `url` is absolute (resolved against the page, not the worker script); `bytes` is transferred. */
   | { type: 'load'; id: number; url: string | undefined; bytes: ArrayBuffer | undefined; options: WorkerRuntimeOptions; progress: boolean }
   | { type: 'abort'; id: number }
-  | { type: 'run'; id: number; latent: Float32Array; labels: number[] | null; count: number; psi: Float32Array | null }
+  | { type: 'run'; id: number; latent: Float32Array; labels: number[] | null; count: number; psi: Float32Array | null; mix: StyleMix | null }
   | { type: 'release'; id: number };
 
 export type WorkerToPage =

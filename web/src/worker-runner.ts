@@ -56,12 +56,14 @@ export async function loadInWorker(source: string | URL | Uint8Array, options: W
       threads: loaded.threads,
       fallbackReason: loaded.fallbackReason,
       thread: 'worker',
-      run: async (latent, labels, count, psi) => {
+      run: async (latent, labels, count, psi, mix) => {
         const copy = latent.slice();
         const psiCopy = psi?.slice() ?? null;
+        const mixCopy = mix ? { latent: mix.latent.slice(), from: mix.from.slice() } : null;
+        const transfer: ArrayBuffer[] = [copy.buffer, ...(psiCopy === null ? [] : [psiCopy.buffer]), ...(mixCopy === null ? [] : [mixCopy.latent.buffer, mixCopy.from.buffer])];
         const answer = await client.request(
-          { type: 'run', id: 0, latent: copy, labels: labels === null ? null : [...labels], count, psi: psiCopy },
-          psiCopy === null ? [copy.buffer] : [copy.buffer, psiCopy.buffer],
+          { type: 'run', id: 0, latent: copy, labels: labels === null ? null : [...labels], count, psi: psiCopy, mix: mixCopy },
+          transfer,
         );
         if (answer.type !== 'result') throw new GanforgeError('INTERNAL', `inference worker answered '${answer.type}' to a run`);
         return answer.data;
