@@ -171,3 +171,32 @@ export function testManifest(overrides: Partial<ModelManifest> & Pick<ModelManif
     ...overrides,
   };
 }
+
+/** What exportStyleGenerator builds: a narrow style generator of the registry, exported as `ganforge export` would. */
+export interface StyleExportOptions {
+  family?: 'stylegan-lite' | 'cstylegan-lite';
+  imageShape: [number, number, number];
+  /** Class names of a cstylegan-lite; ignored for stylegan-lite. Default the ten digits. */
+  classes?: string[];
+  latentDim: number;
+  /** Seed of the builder. Default 4. */
+  seed?: number;
+  /** randomizeWeights seed and scale (a non-zero mean w per class comes with them). Default 9, 0.3. */
+  weightSeed?: number;
+  weightScale?: number;
+}
+
+/** A small style generator with seeded random weights, exported with its manifest (w-space ψ, the mixing inputs). */
+export async function exportStyleGenerator(options: StyleExportOptions): Promise<Uint8Array> {
+  await useCpuBackend();
+  const { family: name = 'cstylegan-lite', imageShape, latentDim, seed = 4, weightSeed = 9, weightScale = 0.3 } = options;
+  const { getFamily, resolveFamilyConfig } = await import('../../train/models/registry.ts');
+  const { exportGenerator, generatorConventions } = await import('../../export/export-generator.ts');
+  const family = getFamily(name);
+  const classes = family.conditional ? (options.classes ?? ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) : null;
+  const model = family.buildGenerator(resolveFamilyConfig(family, { wDim: 8, synthesisChannels: 8, mappingLayers: 2 }), { imageShape, numClasses: classes?.length ?? null, latentDim, seed });
+  randomizeWeights(model, weightSeed, weightScale);
+  const bytes = exportGenerator(model, { ...testManifest({ family: name, latentDim, imageShape, classes }), ...generatorConventions(model) });
+  model.dispose();
+  return bytes;
+}

@@ -9,13 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { sampleLatents } from '../../common/latents.ts';
 import { readManifest } from '../../common/onnx-metadata.ts';
-import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
 import { generateImages } from '../../runtime/generator-runner.ts';
 import { createNodeSession, ort } from '../../runtime/ort-node.ts';
 import { openSessionRunner } from '../../runtime/session-runner.ts';
-import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
 import { loadGenerator } from '../../web/src/generator.ts';
-import { randomizeWeights, testManifest, useCpuBackend } from '../export/helpers.ts';
+import { exportStyleGenerator } from '../export/helpers.ts';
 import { getBytes, getJson, parseNpy, startTestServer, type ErrorBody, type TestServer } from './serve-fixtures.ts';
 
 const CLASSES = ['a', 'b', 'c'];
@@ -23,16 +21,6 @@ const LATENT = 8;
 const SHAPE: [number, number, number] = [28, 28, 1]; // base 7×7 and two doublings: L = 4 styles
 const LAYERS = 4;
 const PER = SHAPE[0] * SHAPE[1] * SHAPE[2];
-
-function styleModel(): Uint8Array {
-  const family = getFamily('cstylegan-lite');
-  const model = family.buildGenerator(resolveFamilyConfig(family, { wDim: 8, synthesisChannels: 8, mappingLayers: 2 }), { imageShape: SHAPE, numClasses: CLASSES.length, latentDim: LATENT, seed: 4 });
-  randomizeWeights(model, 9, 0.3);
-  const manifest = { ...testManifest({ family: 'cstylegan-lite', latentDim: LATENT, imageShape: SHAPE, classes: CLASSES }), ...generatorConventions(model) };
-  const bytes = exportGenerator(model, manifest);
-  model.dispose();
-  return bytes;
-}
 
 /** The graph run directly: z from `seed`, mix_z from `mixSeed` (both untruncated: ψ is an input), mix_from = `from`. */
 async function direct(bytes: Uint8Array, seed: number, label: number, n: number, psi: number, mixSeed: number, from: number): Promise<Float32Array> {
@@ -57,8 +45,7 @@ describe('style mixing behind the server', () => {
   let server: TestServer;
   let bytes: Uint8Array;
   before(async () => {
-    await useCpuBackend();
-    bytes = styleModel();
+    bytes = await exportStyleGenerator({ imageShape: SHAPE, classes: CLASSES, latentDim: LATENT });
     server = await startTestServer({ style: bytes, plain: {} });
   });
   after(async () => {

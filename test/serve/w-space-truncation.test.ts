@@ -8,30 +8,17 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { sampleLatents } from '../../common/latents.ts';
 import { readManifest } from '../../common/onnx-metadata.ts';
-import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
 import { generateImages } from '../../runtime/generator-runner.ts';
 import { createNodeSession, ort } from '../../runtime/ort-node.ts';
 import { openSessionRunner } from '../../runtime/session-runner.ts';
 import { loadGenerator } from '../../web/src/generator.ts';
-import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
-import { randomizeWeights, testManifest, useCpuBackend } from '../export/helpers.ts';
+import { exportStyleGenerator, useCpuBackend } from '../export/helpers.ts';
 import { waitFor } from './load-clients.ts';
 import { getBytes, getJson, parseNpy, startTestServer, type ErrorBody, type TestServer } from './serve-fixtures.ts';
 
 const CLASSES = ['a', 'b', 'c'];
 const LATENT = 8;
 const SHAPE: [number, number, number] = [8, 8, 1];
-
-/** A small cstylegan-lite generator with seeded random weights (a non-zero mean w per class), exported as `ganforge export` would. */
-function styleModel(): Uint8Array {
-  const family = getFamily('cstylegan-lite');
-  const model = family.buildGenerator(resolveFamilyConfig(family, { wDim: 8, synthesisChannels: 8, mappingLayers: 2 }), { imageShape: SHAPE, numClasses: CLASSES.length, latentDim: LATENT, seed: 4 });
-  randomizeWeights(model, 9);
-  const manifest = { ...testManifest({ family: 'cstylegan-lite', latentDim: LATENT, imageShape: SHAPE, classes: CLASSES }), ...generatorConventions(model) };
-  const bytes = exportGenerator(model, manifest);
-  model.dispose();
-  return bytes;
-}
 
 /** The graph run directly: z from the seed with no truncation, ψ fed as the input. */
 async function direct(bytes: Uint8Array, seed: number, labels: number[], psi: number): Promise<Float32Array> {
@@ -59,7 +46,7 @@ describe('a w-space model behind the server', () => {
   let bytes: Uint8Array;
   before(async () => {
     await useCpuBackend();
-    bytes = styleModel();
+    bytes = await exportStyleGenerator({ imageShape: SHAPE, classes: CLASSES, latentDim: LATENT, weightScale: 0.3 });
     server = await startTestServer({ style: bytes, plain: {} });
   });
   after(async () => {

@@ -8,9 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
-import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
-import { getFamily, resolveFamilyConfig } from '../../train/models/registry.ts';
-import { randomizeWeights, testManifest, useCpuBackend } from '../export/helpers.ts';
+import { exportStyleGenerator } from '../export/helpers.ts';
 import { ensureWebBuilt, startWebTestServer, type WebTestServer } from './web-server.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -164,7 +162,7 @@ describe('<gan-sampler> in headless Chromium', { skip }, () => {
   before(async () => {
     if (!haveChromium) throw new Error(`CI=true but no chromium at ${CHROMIUM}: apt-get install -y chromium`);
     ensureWebBuilt();
-    server = await startWebTestServer({ extraModels: { style: await styleMixingModel() } });
+    server = await startWebTestServer({ extraModels: { style: await exportStyleGenerator({ imageShape: [28, 28, 1], latentDim: 16 }) } });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
     page = await browser.newPage();
   });
@@ -228,15 +226,3 @@ describe('<gan-sampler> in headless Chromium', { skip }, () => {
     assert.match(bad.message!, /'mixFrom' must be an integer in \[0, 4\]/);
   });
 });
-
-/** A small cstylegan-lite export over the ten digits (random weights), whose graph takes mix_z and mix_from. */
-async function styleMixingModel(): Promise<Uint8Array> {
-  await useCpuBackend();
-  const family = getFamily('cstylegan-lite');
-  const model = family.buildGenerator(resolveFamilyConfig(family, { wDim: 8, synthesisChannels: 8, mappingLayers: 2 }), { imageShape: [28, 28, 1], numClasses: 10, latentDim: 16, seed: 4 });
-  randomizeWeights(model, 9, 0.3);
-  const classes = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-  const bytes = exportGenerator(model, { ...testManifest({ family: 'cstylegan-lite', latentDim: 16, imageShape: [28, 28, 1], classes }), ...generatorConventions(model) });
-  model.dispose();
-  return bytes;
-}
