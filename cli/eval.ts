@@ -7,6 +7,7 @@ import { parseInteger } from '../common/generate-params.ts';
 import { InvalidParameterError } from '../common/errors.ts';
 import { describeBackend, selectBackend } from '../train/backend.ts';
 import { evaluateGenerator, type SampleMetrics } from '../eval/evaluate.ts';
+import { writeStyleMixingGrid } from '../eval/style-mixing-grid.ts';
 import { writeTruncationGrid } from '../eval/truncation-grid.ts';
 import type { Subcommand } from './subcommand.ts';
 
@@ -22,6 +23,10 @@ The judge (a small CNN trained on the MNIST training split) ships with ganforge 
   --seed N               seed of the first sample batch (default 1000)
   --judge DIR            another judge folder (an empty one is trained into; default: the bundled judge)
   --grid PNG             also write a picture: one row per truncation setting, same latents in every row
+  --mixing-grid PNG      style models only: write StyleGAN's style-mixing figure instead of measuring (top row: the
+                         fine-style sources, left column: the coarse ones, cells: mixed), and exit
+  --mix-from K           the first layer styled by the top row (default ⌊L/2⌋)
+  --class C              the class of every mixing-grid image (default 0)
   --json                 print the report as JSON
   -h, --help             this text`;
 
@@ -32,6 +37,7 @@ async function run(args: string[]): Promise<number> {
     options: {
       truncation: { type: 'string' }, 'truncation-mode': { type: 'string' }, 'samples-per-class': { type: 'string' },
       seed: { type: 'string' }, judge: { type: 'string' }, grid: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'mixing-grid': { type: 'string' }, 'mix-from': { type: 'string' }, class: { type: 'string' },
     },
   });
   if (values.help) {
@@ -41,6 +47,15 @@ async function run(args: string[]): Promise<number> {
   const modelPath = positionals[0];
   if (modelPath === undefined || positionals.length > 1) throw new InvalidParameterError('model', `give exactly one model path\n\n${HELP}`);
   const truncations = (values.truncation ?? '1').split(',').map((t) => parseTruncation(t.trim(), '--truncation'));
+  if (values['mixing-grid'] !== undefined) {
+    const grid = await writeStyleMixingGrid({
+      modelPath, out: values['mixing-grid'], truncation: truncations[0]!,
+      ...(values['mix-from'] === undefined ? {} : { mixFrom: parseInteger(values['mix-from'], '--mix-from', 0, 64) }),
+      ...(values.class === undefined ? {} : { label: parseInteger(values.class, '--class', 0, 1_000_000) }),
+    });
+    console.error(`wrote ${values['mixing-grid']} (${grid.width}×${grid.height}): layers ${grid.mixFrom}…${grid.layers - 1} of ${grid.layers} styled by the top row`);
+    return 0;
+  }
   const backend = await selectBackend();
   const log = (line: string) => console.error(line);
   log(describeBackend(backend));
