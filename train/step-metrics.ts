@@ -2,6 +2,7 @@
 // importing one another.
 
 import type { DiscriminatorStepMetrics, GeneratorStepMetrics } from './gan-stepper.ts';
+import type { VaeStepMetrics } from './vae-stepper.ts';
 
 /**
  * One step's numbers. dLoss is D's adversarial loss (for BCE losses the mean of the real and fake cross-entropies,
@@ -16,4 +17,20 @@ export interface StepMetrics extends DiscriminatorStepMetrics, GeneratorStepMetr
   epoch: number;
   /** Steps per second over the epoch so far. */
   stepsPerSecond: number;
+}
+
+/** One line of a VAE run's metrics.jsonl. */
+export interface VaeStepRecord extends VaeStepMetrics {
+  step: number;
+  epoch: number;
+  /** Steps per second over the epoch so far. */
+  stepsPerSecond: number;
+}
+
+/** What an observer sees after a step: a GAN step's numbers or a VAE step's. */
+export type StepRecord = StepMetrics | VaeStepRecord;
+
+/** Whether a step record is a GAN step's (the adversarial diagnoses read only those). */
+export function isAdversarialStep(m: StepRecord): m is StepMetrics {
+  return 'dLoss' in m;
 }

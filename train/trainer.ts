@@ -3,7 +3,7 @@
 // grids) so a run can be judged without opening a notebook. Runs on whatever tfjs backend is current
 // (train/backend.ts selects it); this file imports '@tensorflow/tfjs' only.
 
-import { appendFileSync, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -27,7 +27,8 @@ import { activeRunObserver } from './observers/active-run.ts';
 import { diagnosesObserver, type DiagnosesOptions } from './observers/diagnoses.ts';
 import { evalEveryObserver } from './observers/eval-every.ts';
 import { plotsObserver } from './observers/plots.ts';
-import type { Diagnosis, EvalRecord, RunView, TrainingObserver } from './observers/observer.ts';
+import type { Diagnosis, EvalRecord, TrainingObserver } from './observers/observer.ts';
+import { createRunView } from './observers/run-view.ts';
 import { applyPreset } from './presets.ts';
 import { ProgressBar, type ProgressOptions } from './progress.ts';
 import { SIDECAR_FORMAT, type RunSidecar } from './run-sidecar.ts';
@@ -263,7 +264,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     durationSeconds: Math.round(seconds() * 10) / 10,
     savedAt: new Date().toISOString(),
     metrics: last === null ? {} : Object.fromEntries(Object.entries(last).filter(([k, v]) => k !== 'step' && k !== 'epoch' && typeof v === 'number')),
-    ...(lastEval === null ? {} : { eval: lastEval }),
+    ...(record.lastEval() === null ? {} : { eval: record.lastEval()! }),
   });
   const save = async () => {
     // A technique's sampling generator (the EMA average) is checkpointed beside the trained pair.
@@ -280,27 +281,12 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
     samples.push(path);
   };
 
-  const warnings: Diagnosis[] = [];
-  let lastEval: EvalRecord | null = null;
-  let checkpointRequested = false;
-  const run: RunView = {
-    runDir, get step() { return step; }, totalSteps, backend, context, numClasses,
-    samplingGenerator: () => stepper.samplingGenerator(),
-    recordEval(record) {
-      lastEval = record;
-      appendFileSync(join(runDir, 'eval.jsonl'), `${JSON.stringify(record)}\n`);
-      // Also in metrics.jsonl, where the plots and the dashboard read it (a line without dLoss is an eval line).
-      metricsLog.write(`${JSON.stringify({ kind: 'eval', ...record, protocol: undefined })}\n`);
-      for (const observer of observers) void observer.onEval?.(record, run);
-    },
-    warn(diagnosis) {
-      warnings.push(diagnosis);
-      appendFileSync(join(runDir, 'diagnoses.jsonl'), `${JSON.stringify(diagnosis)}\n`);
-      if (o.onWarning) o.onWarning(diagnosis);
-      else process.stderr.write(`\nwarning ${diagnosis.code} at step ${diagnosis.step}: ${diagnosis.message}\n  try: ${diagnosis.remedy}\n`);
-    },
-    requestCheckpoint() { checkpointRequested = true; },
-  };
+  const record = createRunView({
+    runDir, totalSteps, backend, context, numClasses, step: () => step, samplingGenerator: () => stepper.samplingGenerator(),
+    metricsLog, onWarning: o.onWarning, observers: () => observers,
+  });
+  const run = record.view;
+  const { warnings } = record;
   const observers: TrainingObserver[] = [
     activeRunObserver(),
     ...(o.diagnoses === false ? [] : [diagnosesObserver(o.diagnoses === true ? {} : o.diagnoses)]),
@@ -355,10 +341,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
         for (const observer of observers) await observer.onStep?.(last, run);
         bar?.update(step - (epoch - 1) * stepsPerEpoch, describeMetrics(last));
         if (o.sampleEvery > 0 && step % o.sampleEvery === 0) await writeSamples(`step-${String(step).padStart(6, '0')}`);
-        if ((o.checkpointEvery > 0 && step % o.checkpointEvery === 0) || checkpointRequested) {
-          checkpointRequested = false;
-          await save();
-        }
+        if (record.takeCheckpointRequest() || (o.checkpointEvery > 0 && step % o.checkpointEvery === 0)) await save();
         // Let SIGINT handlers and pending I/O run: training steps are synchronous on wasm/cpu.
         await new Promise((r) => setImmediate(r));
       }
@@ -375,7 +358,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
   }
   const finished = {
     runDir, checkpointDir, step, epoch: Math.floor(step / stepsPerEpoch), aborted, metrics: last, samples, backend,
-    durationSeconds: seconds(), warnings, eval: lastEval, resumeNotices,
+    durationSeconds: seconds(), warnings, eval: record.lastEval(), resumeNotices,
   };
   const summary = summarizeRun(finished, { steps: step - startStep, seconds: (performance.now() - started) / 1000 });
   await writeFileAtomic(join(runDir, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);

@@ -24,19 +24,18 @@ import { portablePath } from './portable-paths.ts';
 import { ProgressBar } from './progress.ts';
 import { SIDECAR_FORMAT, type RunSidecar } from './run-sidecar.ts';
 import { activeRunObserver } from './observers/active-run.ts';
-import type { RunView, TrainingObserver } from './observers/observer.ts';
+import { evalEveryObserver } from './observers/eval-every.ts';
+import type { TrainingObserver } from './observers/observer.ts';
 import { plotsObserver } from './observers/plots.ts';
+import { createRunView } from './observers/run-view.ts';
+import { vaeDiagnosesObserver } from './observers/vae-diagnoses.ts';
 import { SUMMARY_FILE, summarizeRun } from './run-summary.ts';
 import { buildGanPair, sampleGrid, shuffledIndices, type TrainGanOptions, type TrainGanResult } from './trainer.ts';
 import { VaeStepper, type VaeStepMetrics } from './vae-stepper.ts';
 
-/** One line of a VAE run's metrics.jsonl. */
-export interface VaeStepRecord extends VaeStepMetrics {
-  step: number;
-  epoch: number;
-  /** Steps per second over the epoch so far. */
-  stepsPerSecond: number;
-}
+import type { VaeStepRecord } from './step-metrics.ts';
+
+export type { VaeStepRecord };
 
 export type TrainVaeResult = Omit<TrainGanResult, 'metrics'> & { metrics: VaeStepRecord | null };
 
@@ -50,7 +49,7 @@ export const VAE_BETA1 = 0.9;
  */
 const ADVERSARIAL_ONLY: ReadonlyArray<[keyof TrainGanOptions, unknown]> = [
   ['loss', undefined], ['discriminatorSteps', 1], ['labelSmoothing', 0], ['gradientPenalty', 0], ['weightClip', 0], ['generatorEma', 0],
-  ['preset', undefined], ['evalEvery', 0], ['onStep', undefined], ['observers', undefined],
+  ['preset', undefined], ['onStep', undefined],
 ];
 
 /** Trains a VAE as described by `options` (a variational family); resolves when done or aborted, rejects with NAN_LOSS. */
@@ -75,11 +74,12 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
     learningRateDecoder: options.learningRateGenerator ?? VAE_LEARNING_RATE, learningRateEncoder: options.learningRateDiscriminator ?? VAE_LEARNING_RATE,
     beta1: options.beta1 ?? VAE_BETA1, beta2: options.beta2 ?? 0.999, momentum: options.momentum ?? 0, rho: options.rho ?? 0.9, epsilon: options.epsilon,
     sampleEvery: options.sampleEvery ?? 0, checkpointEvery: options.checkpointEvery ?? 0, keepCheckpoints: options.keepCheckpoints ?? 3,
-    resume: options.resume ?? false, command: options.command ?? '',
+    resume: options.resume ?? false, command: options.command ?? '', evalEvery: options.evalEvery ?? 0,
+    keepBest: options.keepBest === undefined ? 'frechetDistance' as const : options.keepBest,
   };
   if (typeof options.outDir !== 'string' || options.outDir === '') throw new TypeError(`'outDir' must be a non-empty string, got ${String(options.outDir)}`);
   const counts: [string, unknown, number][] = [['epochs', o.epochs, 1], ['batchSize', o.batchSize, 1], ['latentDim', o.latentDim, 1], ['sampleEvery', o.sampleEvery, 0],
-    ['checkpointEvery', o.checkpointEvery, 0], ['keepCheckpoints', o.keepCheckpoints, 0], ...(options.steps === undefined ? [] : [['steps', options.steps, 1] as [string, unknown, number]])];
+    ['checkpointEvery', o.checkpointEvery, 0], ['keepCheckpoints', o.keepCheckpoints, 0], ['evalEvery', o.evalEvery, 0], ...(options.steps === undefined ? [] : [['steps', options.steps, 1] as [string, unknown, number]])];
   for (const [name, value, min] of counts) {
     if (typeof value !== 'number') throw new TypeError(`'${name}' must be a number, got ${typeof value}`);
     if (!Number.isInteger(value) || value < min) throw new RangeError(`'${name}' must be an integer ≥ ${min}, got ${value}`);
@@ -165,20 +165,25 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
     durationSeconds: Math.round(seconds() * 10) / 10,
     savedAt: new Date().toISOString(),
     metrics: last === null ? {} : Object.fromEntries(Object.entries(last).filter(([k, v]) => k !== 'step' && k !== 'epoch' && typeof v === 'number')),
+    ...(record.lastEval() === null ? {} : { eval: record.lastEval()! }),
   });
-  // The GAN loop's observers that apply to any run: the live-run marker (the dashboard's stop button) and the plots.
-  // The diagnoses and --eval-every read GAN metrics and are not attached.
-  const run: RunView = {
-    runDir, get step() { return step; }, totalSteps, backend, context, numClasses,
-    samplingGenerator: () => stepper.decoder, recordEval: () => {}, requestCheckpoint: () => {},
-    warn: (d) => process.stderr.write(`\nwarning ${d.code} at step ${d.step}: ${d.message}\n`),
-  };
+  // The GAN loop's record keeping and observers, with the VAE's own diagnoses: the live-run marker (the dashboard's
+  // stop button), the plots, --eval-every (the decoder judged like a generator, so --keep-best and export --best
+  // work), and posterior collapse.
+  const record = createRunView({
+    runDir, totalSteps, backend, context, numClasses, step: () => step, samplingGenerator: () => stepper.decoder,
+    metricsLog, onWarning: options.onWarning, observers: () => observers,
+  });
+  const run = record.view;
   const observers: TrainingObserver[] = [
     activeRunObserver(),
+    ...(options.diagnoses === false ? [] : [vaeDiagnosesObserver()]),
+    ...(o.evalEvery > 0 ? [evalEveryObserver({ every: o.evalEvery })] : []),
     plotsObserver({ flush: () => new Promise<void>((r) => { metricsLog.write('', () => r()); }) }),
+    ...(options.observers ?? []),
   ];
   const save = async () => {
-    checkpointDir = await saveCheckpoint({ runDir, ...pair, sidecar: sidecar(), keep: o.keepCheckpoints, optimizerState: await stepper.optimizerState() });
+    checkpointDir = await saveCheckpoint({ runDir, ...pair, sidecar: sidecar(), keep: o.keepCheckpoints, optimizerState: await stepper.optimizerState(), keepBest: o.keepBest });
     for (const observer of observers) await observer.onCheckpoint?.(checkpointDir, run);
   };
   // Fixed probe images for the reconstruction grids: the first 32 of the dataset, the same at every epoch.
@@ -230,9 +235,10 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
             `${checkpointDir ? `the last good checkpoint is ${checkpointDir}` : 'no checkpoint was saved before it'}; try a lower learning rate`);
         }
         metricsLog.write(`${JSON.stringify({ ...last, time: Math.round(seconds() * 1000) / 1000 })}\n`);
+        for (const observer of observers) await observer.onStep?.(last, run);
         bar?.update(step - (epoch - 1) * stepsPerEpoch, describe(last));
         if (o.sampleEvery > 0 && step % o.sampleEvery === 0) await writeSamples(`step-${String(step).padStart(6, '0')}`);
-        if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0) await save();
+        if (record.takeCheckpointRequest() || (o.checkpointEvery > 0 && step % o.checkpointEvery === 0)) await save();
         // Let SIGINT handlers and pending I/O run: training steps are synchronous on wasm/cpu.
         await new Promise((r) => setImmediate(r));
       }
@@ -249,7 +255,7 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
   }
   const finished = {
     runDir, checkpointDir, step, epoch: Math.floor(step / stepsPerEpoch), aborted, metrics: last, samples, backend,
-    durationSeconds: seconds(), warnings: [], eval: null,
+    durationSeconds: seconds(), warnings: record.warnings, eval: record.lastEval(),
   };
   const summary = summarizeRun(finished, { steps: step - startStep, seconds: (performance.now() - started) / 1000 });
   await writeFileAtomic(join(runDir, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);

@@ -8,7 +8,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import { sampleLatents } from '../../common/latents.ts';
-import type { StepMetrics } from '../step-metrics.ts';
+import { isAdversarialStep, type StepMetrics } from '../step-metrics.ts';
 import type { Diagnosis, RunView, TrainingObserver } from './observer.ts';
 
 export interface DiagnosesOptions {
@@ -54,6 +54,7 @@ export function diagnosesObserver(options: DiagnosesOptions = {}): TrainingObser
       window = options.window ?? Math.min(200, Math.max(20, Math.floor(run.totalSteps / 10)));
     },
     onStep(m, run) {
+      if (!isAdversarialStep(m)) return; // these read D and G; a VAE run has its own (vae-diagnoses.ts)
       recent.push(m);
       if (recent.length > window) recent.shift();
       // D has won: only for losses whose D output is a probability (critic scores have no 0/1 scale).

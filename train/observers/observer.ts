@@ -4,7 +4,7 @@
 
 import type * as tf from '@tensorflow/tfjs';
 import type { BuildContext } from '../models/family.ts';
-import type { StepMetrics } from '../step-metrics.ts';
+import type { StepRecord } from '../step-metrics.ts';
 
 /** Quality metrics of the generator at a step, measured by the eval protocol (eval/evaluate.ts's judge). */
 export interface EvalRecord {
@@ -52,7 +52,8 @@ export interface RunView {
 export interface TrainingObserver {
   readonly name: string;
   onStart?(run: RunView): void | Promise<void>;
-  onStep?(metrics: StepMetrics, run: RunView): void | Promise<void>;
+  /** After each step, GAN or VAE (isAdversarialStep tells which). */
+  onStep?(metrics: StepRecord, run: RunView): void | Promise<void>;
   onCheckpoint?(dir: string, run: RunView): void | Promise<void>;
   /** An eval record was just recorded (by the eval-every observer). */
   onEval?(record: EvalRecord, run: RunView): void | Promise<void>;
