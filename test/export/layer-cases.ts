@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
-import { TRUNCATION_INPUT } from '../../train/models/family.ts';
+import { MIX_CROSSOVER_INPUT, MIX_LATENT_INPUT, TRUNCATION_INPUT } from '../../train/models/family.ts';
 import { AdaptiveInstanceNorm } from '../../train/models/layers/adaptive-instance-norm.ts';
 import { ConstantInput } from '../../train/models/layers/constant-input.ts';
 import { MixingLatent } from '../../train/models/layers/mixing-latent.ts';
@@ -343,6 +343,12 @@ export const PARITY_CASES: readonly ParityCase[] = Object.freeze([
       if ('truncation' in conventions) {
         for (const layer of model.layers) if (layer instanceof WSpaceTruncation) layer.psi = PSI;
         inputs.push(psiInput());
+      }
+      // Its mixing inputs, unmixed (the second latent is z, the crossover past the last layer); the mixed graph has
+      // its own parity tests (stylegan-lite-export.test.ts).
+      if ('styleMixing' in conventions) {
+        inputs.push({ ...floatInput(MIX_LATENT_INPUT, [6], 6), onnxOnly: true });
+        inputs.push({ name: MIX_CROSSOVER_INPUT, data: new Float32Array(BATCH).fill(conventions.styleMixing!.layers), shape: [BATCH, 1], onnxOnly: true });
       }
       return { model, inputs, exportModel: (m) => exportGenerator(m, manifest) };
     },
