@@ -366,7 +366,7 @@ export async function trainGan(options: TrainGanOptions): Promise<TrainGanResult
 }
 
 /** Drops the lines of metrics.jsonl and eval.jsonl logged after `step` (rewritten atomically; absent files are left). */
-async function truncateLogs(runDir: string, step: number): Promise<void> {
+export async function truncateLogs(runDir: string, step: number): Promise<void> {
   for (const name of ['metrics.jsonl', 'eval.jsonl']) {
     let text: string;
     try {

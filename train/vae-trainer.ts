@@ -30,7 +30,7 @@ import { plotsObserver } from './observers/plots.ts';
 import { createRunView } from './observers/run-view.ts';
 import { vaeDiagnosesObserver } from './observers/vae-diagnoses.ts';
 import { SUMMARY_FILE, summarizeRun } from './run-summary.ts';
-import { buildGanPair, sampleGrid, shuffledIndices, type TrainGanOptions, type TrainGanResult } from './trainer.ts';
+import { buildGanPair, sampleGrid, shuffledIndices, truncateLogs, type TrainGanOptions, type TrainGanResult } from './trainer.ts';
 import { VaeStepper, type VaeStepMetrics } from './vae-stepper.ts';
 
 import type { VaeStepRecord } from './step-metrics.ts';
@@ -118,6 +118,8 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
     pair = { generator: loaded.generator, discriminator: loaded.discriminator };
     startStep = loaded.sidecar.step;
     previousSeconds = loaded.sidecar.durationSeconds;
+    // As in the GAN loop: steps logged past the checkpoint (a run killed after it) are trained again, so their lines go.
+    await truncateLogs(runDir, startStep);
   } else {
     pair = buildGanPair(family, familyConfig, context);
   }

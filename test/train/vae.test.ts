@@ -4,7 +4,7 @@
 
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InvalidParameterError } from '../../common/errors.ts';
@@ -193,7 +193,14 @@ describe('VAE training on MNIST', () => {
     const resumed = await tempDir('vae-resumed');
     await train({ ...options, outDir: straight, steps: 8 });
     await train({ ...options, outDir: resumed, steps: 4 });
+    // What a run killed after its step-4 checkpoint leaves behind: lines for steps it trained but never saved.
+    const metricsPath = join(resumed, 'metrics.jsonl');
+    const logged = await readFile(metricsPath, 'utf8');
+    const stray = logged.trim().split('\n').at(-1)!.replace(/"step":4,/, '"step":5,');
+    await writeFile(metricsPath, `${logged}${stray}\n`);
     await train({ ...options, outDir: resumed, steps: 8, resume: true });
+    const steps = (await readFile(metricsPath, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepEqual(steps, [1, 2, 3, 4, 5, 6, 7, 8], 'one metrics line per step: the stray line past the checkpoint is gone');
     const [a, b] = [await loadCheckpoint(straight), await loadCheckpoint(resumed)];
     assert.equal(b.sidecar.step, 8);
     assert.ok(sameBits(snapshotWeights(a.generator), snapshotWeights(b.generator)), 'decoder');
