@@ -26,19 +26,22 @@ export function tileGradient(dy: tf.Tensor, inputShape: readonly number[], reps:
   });
 }
 
+/** The gradient registration (exported so bench/gradient-penalty.ts can time it against tfjs-core's in one run). */
+export const tileGradientConfig: tf.GradConfig = {
+  kernelName: 'Tile',
+  inputsToSave: ['x'],
+  gradFunc: (dy, saved, attrs) => {
+    const x = saved[0]!;
+    const reps = (attrs as { reps: number[] }).reps;
+    return { x: () => tileGradient(dy as tf.Tensor, x.shape, reps) };
+  },
+};
+
 let registered = false;
 
 /** Replaces tfjs-core's Tile gradient with tileGradient (idempotent). */
 export function registerTileGradient(): void {
   if (registered) return;
-  tf.registerGradient({
-    kernelName: 'Tile',
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const x = saved[0]!;
-      const reps = (attrs as { reps: number[] }).reps;
-      return { x: () => tileGradient(dy as tf.Tensor, x.shape, reps) };
-    },
-  });
+  tf.registerGradient(tileGradientConfig);
   registered = true;
 }
