@@ -32,6 +32,7 @@ const ROWS: Row[] = [
   { name: 'mlp-ema', label: 'mlp, generator EMA 0.999', train: ['--family', 'mlp', '--ema', '0.999'] },
   { name: 'mlp-mbstd', label: 'mlp, minibatch stddev in D', train: ['--family', 'mlp', '--set', 'minibatchStddev=true'] },
   { name: 'mlp-sn', label: 'mlp, spectral norm in D', train: ['--family', 'mlp', '--set', 'spectralNorm=true'] },
+  { name: 'mlp-sngan', label: 'mlp, SN-GAN (spectral norm, hinge loss, Adam (0.5, 0.999))', train: ['--family', 'mlp', '--preset', 'sngan'] },
   { name: 'mlp-sgd', label: 'mlp, SGD lr 0.01 (optimizer comparison)', train: ['--family', 'mlp', '--optimizer', 'sgd', '--lr-g', '0.01', '--lr-d', '0.01'] },
   { name: 'mlp-rmsprop', label: 'mlp, RMSProp lr 2e-4 (optimizer comparison)', train: ['--family', 'mlp', '--optimizer', 'rmsprop'] },
   { name: 'cgan', label: 'cgan (conditional MLP)', train: ['--family', 'cgan'] },
@@ -42,6 +43,7 @@ const ROWS: Row[] = [
   { name: 'stylegan-lite', label: 'stylegan-lite', train: ['--family', 'stylegan-lite'] },
   { name: 'cstylegan-lite', label: 'cstylegan-lite (conditional)', train: ['--family', 'cstylegan-lite'] },
   { name: 'vae', label: 'vae (for comparison: not a GAN)', train: ['--family', 'vae'] },
+  { name: 'cvae', label: 'cvae (conditional VAE)', train: ['--family', 'cvae'] },
 ];
 
 interface Result {
