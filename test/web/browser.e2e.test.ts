@@ -51,7 +51,7 @@ describe('demo page in headless Chromium', { skip }, () => {
   before(async () => {
     if (!haveChromium) throw new Error(`CI=true but no chromium at ${CHROMIUM}: apt-get install -y chromium`);
     ensureWebBuilt();
-    server = await startWebTestServer();
+    server = await startWebTestServer({ extraModels: { style: await exportStyleGenerator({ imageShape: [28, 28, 1], latentDim: 16 }) } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -90,6 +90,29 @@ describe('demo page in headless Chromium', { skip }, () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'demo-page.png'), fullPage: true });
     assert.deepEqual(consoleErrors.filter((e) => !e.startsWith('Failed to load resource')), []);
+  });
+
+  it('shows the style-mixing controls for a style model only, and mixes in the browser and on the server as /generate does', async () => {
+    const mixingShown = () => page.evaluate(() => !document.getElementById('mixing')!.hidden);
+    await page.goto(`${server.url}/?model=style&class=7&truncation=0.7&seed=1&n=4&mixSeed=5&mixFrom=1`);
+    // The first render counted is the browser's, after the model loaded (server mode is not selected).
+    const browser = await nextRender(page, 0);
+    assert.equal(await mixingShown(), true);
+    assert.equal(await page.getAttribute('#mix-from', 'max'), '4', 'the slider spans the model\'s four synthesis layers');
+    const expected = (await (await fetch(`${server.url}/generate?model=style&class=7&truncation=0.7&seed=1&n=4&mixSeed=5&mixFrom=1&format=json`)).json()) as { data: number[] };
+    assert.ok(maxAbsDiff(browser.data, expected.data) <= 1e-4, 'browser mix = server mix');
+    const unmixed = (await (await fetch(`${server.url}/generate?model=style&class=7&truncation=0.7&seed=1&n=4&format=json`)).json()) as { data: number[] };
+    assert.ok(maxAbsDiff(browser.data, unmixed.data) > 1e-2, 'the mix changes the images');
+    const count = await renders(page);
+    await page.check('input[value=server]');
+    const onServer = await nextRender(page, count, 'server');
+    assert.ok(maxAbsDiff(onServer.data, expected.data) <= 1e-6, 'server mode sends the mix too');
+    await page.goto(`${server.url}/?model=default&class=7&seed=1&n=4`);
+    await nextRender(page, 0);
+    assert.equal(await mixingShown(), false, 'hidden for a model without mixing inputs');
+    // Back to the page the next tests continue from (the first test's).
+    await page.goto(`${server.url}/?class=7&truncation=0.7&seed=1&n=16`);
+    await nextRender(page, 0);
   });
 
   it('re-renders when a control moves, and shows the server’s identical grid with both timings', async () => {

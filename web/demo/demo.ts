@@ -1,8 +1,9 @@
 // The demo page's behaviour: pick a model and parameters, see the grid follow the controls, compare in-browser and
 // server generation, animate a latent interpolation. Every failure is shown in the page and the page keeps working.
-// Query parameters preset the controls (?model=&class=&truncation=&seed=&n=&mode=) and the runtime (?threads=&backend=).
+// Query parameters preset the controls (?model=&class=&truncation=&seed=&n=&mixSeed=&mixFrom=&mode=) and the runtime (?threads=&backend=).
 
 import {
+  defaultMixFrom,
   drawToCanvas,
   loadGenerator,
   toPngBlob,
@@ -57,6 +58,10 @@ const ui = {
   classSelect: $<HTMLSelectElement>('class'),
   truncation: $<HTMLInputElement>('truncation'),
   truncationValue: $<HTMLOutputElement>('truncation-value'),
+  mixing: $<HTMLFieldSetElement>('mixing'),
+  mixSeed: $<HTMLInputElement>('mix-seed'),
+  mixFrom: $<HTMLInputElement>('mix-from'),
+  mixFromValue: $<HTMLOutputElement>('mix-from-value'),
   seed: $<HTMLInputElement>('seed'),
   reseed: $<HTMLButtonElement>('reseed'),
   n: $<HTMLInputElement>('n'),
@@ -103,6 +108,11 @@ function currentModel(): ModelEntry | undefined {
 function requestQuery(): Record<string, string> {
   const raw: Record<string, string> = { n: ui.n.value.trim(), seed: ui.seed.value.trim(), truncation: ui.truncation.value };
   if (ui.classSelect.value !== '') raw.class = ui.classSelect.value;
+  // Style mixing, for a model that has it (the fieldset is shown only then) and once a mix seed is given.
+  if (!ui.mixing.hidden && ui.mixSeed.value.trim() !== '') {
+    raw.mixSeed = ui.mixSeed.value.trim();
+    raw.mixFrom = ui.mixFrom.value;
+  }
   return raw;
 }
 
@@ -176,6 +186,14 @@ async function selectModel(): Promise<void> {
     const kind = info.manifest.truncation?.kind ?? 'latent';
     const truncation = kind === 'w-space' ? 'truncation ψ in w space' : kind === 'temperature' ? 'truncation = temperature' : 'truncation on z';
     ui.modelInfo.textContent = `${info.family} · ${info.imageShape.join('×')} · latent ${info.latentDim} · ${truncation}`;
+    // The mixing controls, sized to the model's synthesis layers (common/style-mixing.ts).
+    const mixing = info.manifest.styleMixing;
+    ui.mixing.hidden = mixing === undefined;
+    if (mixing !== undefined) {
+      ui.mixFrom.max = String(mixing.layers);
+      if (query.get('mixFrom') === null || Number(ui.mixFrom.value) > mixing.layers) ui.mixFrom.value = String(defaultMixFrom(mixing.layers));
+      ui.mixFromValue.textContent = ui.mixFrom.value;
+    }
     ui.status.textContent = `${info.name} runs in this page on ${info.backend}${info.backend === 'wasm' ? ` (${info.threads} thread${info.threads === 1 ? '' : 's'})` : ''}` +
       (info.thread === 'worker' ? ' · in a Web Worker' : '') + (crossOriginIsolated ? '' : ' · not cross-origin isolated');
     ui.status.title = info.fallbackReason ?? '';
@@ -313,6 +331,9 @@ function presetControls(): void {
   preset(ui.seed, 'seed');
   preset(ui.n, 'n');
   preset(ui.truncation, 'truncation');
+  preset(ui.mixSeed, 'mixSeed');
+  preset(ui.mixFrom, 'mixFrom');
+  ui.mixFromValue.textContent = ui.mixFrom.value;
   if (query.get('mode') === 'server') ui.controls.querySelector<HTMLInputElement>('input[value=server]')!.checked = true;
   ui.truncationValue.textContent = Number(ui.truncation.value).toFixed(2);
 }
@@ -330,6 +351,7 @@ async function main(): Promise<void> {
   ui.controls.addEventListener('input', (event) => {
     if (event.target === ui.model) return;
     ui.truncationValue.textContent = Number(ui.truncation.value).toFixed(2);
+    ui.mixFromValue.textContent = ui.mixFrom.value;
     requestRender();
   });
   ui.model.addEventListener('change', () => void selectModel());

@@ -5,6 +5,7 @@ export { GanforgeError, InvalidParameterError, type ErrorCode } from '../../comm
 export type { ModelManifest } from '../../common/manifest.ts';
 export type { GridOptions, RasterImage } from '../../common/pixels.ts';
 export type { TruncationMode } from '../../common/truncation.ts';
+export { defaultMixFrom, type MixRequest, type StyleMix } from '../../common/style-mixing.ts';
 export { drawToCanvas, toImageData, toPngBlob, toPngBytes, toRaster, type ImageBatch } from './draw.ts';
 export { GAN_SAMPLER_ATTRIBUTES, defineGanSampler, sharedGenerator, type GanSamplerRenderDetail, type GanSamplerSamplingDetail } from './gan-sampler.ts';
 export {
