@@ -16,6 +16,7 @@ import { generatorInputNames } from '../../common/manifest.ts';
 import { readManifest } from '../../common/onnx-metadata.ts';
 import { exportGenerator, generatorConventions } from '../../export/export-generator.ts';
 import { exportRun } from '../../export/export-run.ts';
+import { verifyGeneratorParity } from '../../export/verify.ts';
 import { createNodeSession, ort } from '../../runtime/ort-node.ts';
 import { MixingLatent } from '../../train/models/layers/mixing-latent.ts';
 import { StyleMixing } from '../../train/models/layers/style-mixing.ts';
@@ -200,6 +201,31 @@ describe('stylegan-lite export', () => {
       }
     });
   }
+
+  it('a generator from before mixing was exported (its w₂ bypasses the truncation) exports without mix_z and mix_from, and matches tfjs', async () => {
+    // The topology such a checkpoint holds: StyleMixing's second input is the mapping's output, not the truncation's.
+    const { model: current } = build(CASES[2]!);
+    const topology = current.toJSON(undefined, false) as unknown as { config: { layers: { name: string; inbound_nodes: unknown[][][] }[] } };
+    const mixing = topology.config.layers.find((l) => l.name === 'g_style_mixing')!;
+    assert.deepEqual(mixing.inbound_nodes[0]![1], ['g_w_truncation', 1, 0, {}], 'today w₂ comes through the truncation');
+    mixing.inbound_nodes[0]![1] = [`g_map_lrelu_${SMALL.mappingLayers - 1}`, 1, 0, {}];
+    const old = await tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'] });
+    old.setWeights(current.getWeights());
+    current.dispose();
+    const conventions = generatorConventions(old);
+    assert.equal('styleMixing' in conventions, false);
+    const manifest = { ...testManifest({ family: 'cstylegan-lite', latentDim: LATENT, imageShape: [28, 28, 1], classes: DIGITS }), ...conventions };
+    const bytes = exportGenerator(old, manifest);
+    const { session } = await createNodeSession(bytes, { device: 'cpu' });
+    try {
+      assert.deepEqual([...session.inputNames].sort(), ['label', 'truncation', 'z']);
+    } finally {
+      await session.release();
+    }
+    const report = await verifyGeneratorParity(old, bytes, readManifest(bytes, 'old.onnx'), { samples: 32, tolerance: 1e-5 });
+    assert.ok(report.maxAbsDiff <= 1e-5, `parity ${report.maxAbsDiff}`);
+    old.dispose();
+  });
 
   it('refuses a manifest whose truncation kind disagrees with the generator, naming manifest.truncation', () => {
     const { model } = build(CASES[0]!);
