@@ -15,7 +15,7 @@ export interface GeneratorInput {
   count: number;
   /** A w-space model's ψ, one per image (its manifest's truncation.input). Absent or null: 1 (no truncation). */
   psi?: Float32Array | null;
-  /** A style-mixing model's second latents and crossovers (common/manifest.ts StyleMix). Absent or null: no mixing. */
+  /** A style-mixing model's second latents and crossovers (common/style-mixing.ts StyleMix). Absent or null: no mixing. */
   mix?: StyleMix | null;
 }
 

@@ -75,7 +75,7 @@ export async function trainVae(options: TrainGanOptions): Promise<TrainVaeResult
     beta1: options.beta1 ?? VAE_BETA1, beta2: options.beta2 ?? 0.999, momentum: options.momentum ?? 0, rho: options.rho ?? 0.9, epsilon: options.epsilon,
     sampleEvery: options.sampleEvery ?? 0, checkpointEvery: options.checkpointEvery ?? 0, keepCheckpoints: options.keepCheckpoints ?? 3,
     resume: options.resume ?? false, command: options.command ?? '', evalEvery: options.evalEvery ?? 0,
-    keepBest: options.keepBest === undefined ? 'frechetDistance' as const : options.keepBest,
+    keepBest: options.keepBest, // undefined: saveCheckpoint's default (frechetDistance)
   };
   if (typeof options.outDir !== 'string' || options.outDir === '') throw new TypeError(`'outDir' must be a non-empty string, got ${String(options.outDir)}`);
   const counts: [string, unknown, number][] = [['epochs', o.epochs, 1], ['batchSize', o.batchSize, 1], ['latentDim', o.latentDim, 1], ['sampleEvery', o.sampleEvery, 0],

@@ -46,6 +46,13 @@ export async function getBytes(url: string): Promise<{ status: number; headers: 
   return { status: response.status, headers: response.headers, bytes: new Uint8Array(await response.arrayBuffer()) };
 }
 
+/** The float32 images of a `format=npy` URL; a status other than 200 fails with the error body. */
+export async function getNpyImages(url: string): Promise<Float32Array> {
+  const { status, bytes } = await getBytes(url);
+  if (status !== 200) throw new Error(`${url} → ${status} ${new TextDecoder().decode(bytes)}`);
+  return parseNpy(bytes).data;
+}
+
 /** Parses a v1.0 .npy file written by serve/npy.ts: header dict text and float32 data. */
 export function parseNpy(bytes: Uint8Array): { header: string; shape: number[]; data: Float32Array } {
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint16(8, true);

@@ -14,7 +14,7 @@ import { createNodeSession, ort } from '../../runtime/ort-node.ts';
 import { openSessionRunner } from '../../runtime/session-runner.ts';
 import { loadGenerator } from '../../web/src/generator.ts';
 import { exportStyleGenerator } from '../export/helpers.ts';
-import { getBytes, getJson, parseNpy, startTestServer, type ErrorBody, type TestServer } from './serve-fixtures.ts';
+import { getBytes, getJson, getNpyImages, startTestServer, type ErrorBody, type TestServer } from './serve-fixtures.ts';
 
 const CLASSES = ['a', 'b', 'c'];
 const LATENT = 8;
@@ -53,11 +53,7 @@ describe('style mixing behind the server', () => {
     await tf.setBackend('cpu');
   });
 
-  const npy = async (query: string) => {
-    const { status, bytes: body } = await getBytes(`${server.base}/generate?model=style&format=npy&${query}`);
-    assert.equal(status, 200, new TextDecoder().decode(body));
-    return parseNpy(body).data;
-  };
+  const npy = (query: string) => getNpyImages(`${server.base}/generate?model=style&format=npy&${query}`);
 
   it('/models says which models mix, with their layer count and default crossover', async () => {
     const { body } = await getJson<{ models: { name: string; styleMixing?: unknown }[] }>(`${server.base}/models`);

@@ -14,7 +14,7 @@ import { openSessionRunner } from '../../runtime/session-runner.ts';
 import { loadGenerator } from '../../web/src/generator.ts';
 import { exportStyleGenerator, useCpuBackend } from '../export/helpers.ts';
 import { waitFor } from './load-clients.ts';
-import { getBytes, getJson, parseNpy, startTestServer, type ErrorBody, type TestServer } from './serve-fixtures.ts';
+import { getJson, getNpyImages, startTestServer, type ErrorBody, type TestServer } from './serve-fixtures.ts';
 
 const CLASSES = ['a', 'b', 'c'];
 const LATENT = 8;
@@ -54,11 +54,7 @@ describe('a w-space model behind the server', () => {
     await tf.setBackend('cpu');
   });
 
-  const npy = async (query: string) => {
-    const { status, bytes: body } = await getBytes(`${server.base}/generate?model=style&format=npy&${query}`);
-    assert.equal(status, 200, new TextDecoder().decode(body));
-    return parseNpy(body).data;
-  };
+  const npy = (query: string) => getNpyImages(`${server.base}/generate?model=style&format=npy&${query}`);
 
   it('/models shows each model\'s truncation convention', async () => {
     const { body } = await getJson<{ models: { name: string; truncation: unknown; truncationModes: string[]; noise?: string }[] }>(`${server.base}/models`);
